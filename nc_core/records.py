@@ -50,7 +50,7 @@ class EpochRecord:
     train_acc: float
     test_loss: float
     test_acc: float
-    lr: float
+    epoch_lr: float  # the learning rate used in this epoch
     trainable_params: int
     total_params: int
     optimizer_state_bytes: int
@@ -67,7 +67,7 @@ class EpochRecord:
 
 EPOCH_COLUMNS = [
     "study", "trial_id", "status", "epoch", "train_loss", "train_acc", "test_loss", "test_acc",
-    "lr", "trainable_params", "total_params", "optimizer_state_bytes", "epoch_seconds",
+    "epoch_lr", "trainable_params", "total_params", "optimizer_state_bytes", "epoch_seconds",
     "eval_seconds", "layers_fixed", "fixed_layers",
 ]
 LAYER_COLUMNS = [

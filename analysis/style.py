@@ -1,0 +1,83 @@
+"""One look for every figure: the colour of each arm (baseline / canonical / rotated / freeze),
+labels with units, and the Agg backend (figures are files, never windows)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+
+# The one colour map: an arm keeps its colour in every figure.
+COLORS = {
+    "baseline": "#222222",
+    "canonical": "#1f77b4",
+    "rotated": "#ff7f0e",
+    "freeze": "#2ca02c",
+}
+OTHER = "#9467bd"  # anything not named above (a kind added later)
+MARKERS = {"baseline": "*", "canonical": "o", "rotated": "s", "freeze": "^"}
+ARM_LABELS = {
+    "baseline": "baseline (no ETF)",
+    "canonical": "ETF, canonical",
+    "rotated": "ETF, rotated",
+    "freeze": "freeze in place (control)",
+}
+
+ACC_LABEL = "accuracy (%)"
+PARAMS_LABEL = "trainable parameters"
+
+plt.rcParams.update({
+    "figure.dpi": 100,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 8,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+})
+
+
+def color(arm: str) -> str:
+    return COLORS.get(arm, OTHER)
+
+
+def marker(arm: str) -> str:
+    return MARKERS.get(arm, "D")
+
+
+def label(arm: str) -> str:
+    return ARM_LABELS.get(arm, arm)
+
+
+class NothingToDraw(Exception):
+    """The study lacks the trials a figure needs; the message says which (the report shows it)."""
+
+
+def grid(n: int, *, ncols: int = 3, size: tuple[float, float] = (4.2, 3.2), **kw):
+    """A figure with `n` panels in rows of at most `ncols`; unused axes are hidden."""
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
+                             squeeze=False, **kw)
+    flat = axes.ravel()
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def layer_axis(ax, names: dict[int, str], *, axis: str = "x") -> None:
+    """Tick every measured layer with its name (index -> name), rotated when there are many."""
+    idx = sorted(names)
+    step = max(1, len(idx) // 16)
+    ticks = idx[::step]
+    labels = [names[i] for i in ticks]
+    if axis == "x":
+        ax.set_xticks(ticks, labels, rotation=45 if len(ticks) > 6 else 0, ha="right"
+                      if len(ticks) > 6 else "center")
+    else:
+        ax.set_yticks(ticks, labels)

@@ -1,0 +1,131 @@
+"""Trial-level views of the tidy tables: final rows, the arm a trial belongs to, which setup it
+ran in, when its layers were fixed, and the effective depth of its NCC profile."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nc_core.records import CONFIG_COLUMNS
+
+# Config fields that describe the ETF policy, not the network or the training it is compared in.
+# Baseline rows carry defaults here that mean nothing, so they are blanked for grouping.
+POLICY_FIELDS = ["policy", "eps", "kind", "mode", "patience", "min_epoch", "max_fixed",
+                 "fix_from", "etf_blocks", "etf_linears", "eval_every", "nc_samples"]
+RUN_FIELDS = ["seed", "device"]  # repeat or placement of a run: never a grouping key
+SETUP_FIELDS = [c for c in CONFIG_COLUMNS if c not in POLICY_FIELDS + RUN_FIELDS]
+METHODS = {"adaptive": "Adaptive-ETF", "static": "StaticETF"}
+
+
+def final_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Each trial's last epoch row (its final values); one row per trial_id."""
+    return (df.sort_values(["trial_id", "epoch"]).groupby("trial_id", sort=False).tail(1)
+            .reset_index(drop=True))
+
+
+def is_baseline(df: pd.DataFrame) -> pd.Series:
+    """No ETF anywhere: policy 'none' and no ViT blocks fixed from the start."""
+    return (df["policy"] == "none") & (df["etf_blocks"].map(str) == "none")
+
+
+def with_arm(df: pd.DataFrame) -> pd.DataFrame:
+    """Add `method` (baseline / Adaptive-ETF / StaticETF / ETF-Transformer) and `arm`
+    (baseline or the kind a fixed layer becomes); blank the policy fields of baseline rows."""
+    df = df.copy()
+    base = is_baseline(df)
+    static_vit = (df["policy"] == "none") & ~base
+    df["method"] = df["policy"].map(METHODS).fillna("baseline")
+    df.loc[static_vit, "method"] = "ETF-Transformer"
+    df["arm"] = df["kind"].where(~base, "baseline")
+    for col in POLICY_FIELDS:
+        if col == "policy":
+            continue
+        if pd.api.types.is_numeric_dtype(df[col]):
+            df[col] = df[col].astype(float).where(~base, np.nan)
+        else:
+            df[col] = df[col].astype(object).where(~base, "none")
+    return df
+
+
+def varying(df: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The columns among `columns` that take more than one value in `df` (None counts)."""
+    return [c for c in columns if c in df and df[c].map(str).nunique() > 1]
+
+
+def split_status(final: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(ok trials, the others: diverged or error). The others are listed, never averaged."""
+    ok = final["status"] == "ok"
+    return final[ok], final[~ok]
+
+
+def fix_epochs(layers: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (trial_id, layer) fixed during the trial: `layer`, `layer_index`, `epoch`.
+
+    Read from the layer table's `fixed_epoch` at each trial's last measured epoch (0 = fixed
+    from the start); for a trial without layer rows, the first epoch whose `fixed_layers` lists
+    the layer.
+    """
+    rows = []
+    if len(layers):
+        last = layers[layers["epoch"] == layers.groupby("trial_id")["epoch"].transform("max")]
+        fixed = last[last["fixed_epoch"] >= 0]
+        rows.append(pd.DataFrame({"trial_id": fixed["trial_id"], "layer": fixed["layer"],
+                                  "layer_index": fixed["layer_index"],
+                                  "epoch": fixed["fixed_epoch"]}))
+    seen = set(layers["trial_id"]) if len(layers) else set()
+    rest = epochs[~epochs["trial_id"].isin(seen)].sort_values(["trial_id", "epoch"])
+    first: dict[tuple[str, str], int] = {}
+    for trial, epoch, names in rest[["trial_id", "epoch", "fixed_layers"]].itertuples(index=False):
+        for name in filter(None, str(names or "").split(",")):
+            first.setdefault((trial, name), epoch)
+    if first:
+        rows.append(pd.DataFrame([{"trial_id": t, "layer": n, "layer_index": np.nan, "epoch": e}
+                                  for (t, n), e in first.items()]))
+    if not rows:
+        return pd.DataFrame(columns=["trial_id", "layer", "layer_index", "epoch"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def fix_schedule(fixes: pd.DataFrame, trial_ids: list[str]) -> str:
+    """'fc7@6, fc6@9': median epoch each layer was fixed over `trial_ids`, earliest first;
+    '(k/n)' follows a layer fixed in only k of the n trials. '' when nothing was fixed."""
+    sub = fixes[fixes["trial_id"].isin(trial_ids)]
+    if sub.empty:
+        return ""
+    n = len(set(trial_ids))
+    per = sub.groupby("layer").agg(epoch=("epoch", "median"), k=("trial_id", "nunique"),
+                                   index=("layer_index", "first"))
+    per = per.sort_values(["epoch", "index"], ascending=[True, False])
+    parts = []
+    for layer, row in per.iterrows():
+        part = f"{layer}@{row['epoch']:g}"
+        parts.append(part if row["k"] == n else f"{part} ({row['k']}/{n})")
+    return ", ".join(parts)
+
+
+def effective_depth(layers: pd.DataFrame, eps: float | pd.Series) -> pd.Series:
+    """Per (trial_id, epoch): the smallest `layer_index` whose train NCC error
+    (1 - train_ncc_acc) is <= eps, NaN where no layer reaches it. `eps` may be a column."""
+    if layers.empty:
+        return pd.Series(dtype=float)
+    reached = (1.0 - layers["train_ncc_acc"]) <= eps
+    keys = ["trial_id", "epoch"]
+    every = layers.groupby(keys)["layer_index"].min().index
+    return layers[reached].groupby(keys)["layer_index"].min().reindex(every).astype(float)
+
+
+def representative_arm(final: pd.DataFrame, *, eps: float = 0.1, kind: str = "canonical"):
+    """(eps, kind) of the Adaptive-ETF arm to draw: the default (0.1, canonical) when it ran
+    (with an ok trial), else the first present in (eps, kind) order; None without one."""
+    adaptive = final[(final["policy"] == "adaptive") & (final["status"] == "ok")]
+    if adaptive.empty:
+        return None
+    arms = sorted(set(zip(adaptive["eps"].astype(float), adaptive["kind"])))
+    match = [a for a in arms if np.isclose(a[0], eps) and a[1] == kind]
+    return match[0] if match else arms[0]
+
+
+def layer_names(layers: pd.DataFrame) -> dict[int, str]:
+    """layer_index -> layer name, as measured."""
+    pairs = layers[["layer_index", "layer"]].drop_duplicates("layer_index")
+    return {int(i): str(n) for i, n in pairs.itertuples(index=False)}

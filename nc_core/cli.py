@@ -1,0 +1,102 @@
+"""`python -m nc_core.train`: one training run from the command line.
+
+Every `RunConfig` field is a flag (its help is the field's doc); `--preset` picks the base values
+and flags override them. One progress line per epoch; records go to Parquet (`--out`, and the
+per-layer table beside it as `<out stem>.layers.parquet`). `--checkpoint PATH` saves the training
+state after every epoch and, when PATH exists, resumes from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import typing
+from pathlib import Path
+
+from nc_core.config import PRESETS, RunConfig, preset
+from nc_core.records import to_frames, write_parquet_atomic
+
+_NONE = ("none", "null", "")
+
+
+def _parser_for(field: dataclasses.Field):
+    hint = typing.get_type_hints(RunConfig)[field.name]
+    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+    optional = type(None) in typing.get_args(hint)
+
+    def parse(text: str):
+        if optional and text.lower() in _NONE:
+            return None
+        return base(text)
+
+    parse.__name__ = base.__name__
+    return base, parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m nc_core.train", description=__doc__,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="base values")
+    p.add_argument("--out", type=Path, default=None, help="Parquet file for the epoch records")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="training-state file: saved every epoch, resumed from when it exists")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    for f in dataclasses.fields(RunConfig):
+        base, parse = _parser_for(f)
+        flag = "--" + f.name.replace("_", "-")
+        if base is bool:
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=f.metadata.get("help", ""))
+        else:
+            p.add_argument(flag, dest=f.name, type=parse, default=None,
+                           help=f.metadata.get("help", "") + f" (default from preset; base {f.default})")
+    return p
+
+
+def progress_line(record, cfg: RunConfig) -> str:
+    fixed = ",".join(record.fixed_layers) or "-"
+    test = f"test {record.test_acc:6.2%}" if record.layers else "test   n/a "
+    return (f"epoch {record.epoch:3d}/{cfg.epochs}  loss {record.train_loss:.4f}  "
+            f"train {record.train_acc:6.2%}  {test}  trainable {record.trainable_params:,}  "
+            f"fixed {fixed}  ({record.epoch_seconds:.1f}s + eval {record.eval_seconds:.1f}s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nc_core.state import load_state, save_state
+    from nc_core.train import train
+
+    args = build_parser().parse_args(argv)
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)
+                 if getattr(args, f.name) is not None}
+    try:
+        cfg = preset(args.preset, **overrides)
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.out is not None and args.out.suffix != ".parquet":
+        print(f"error: --out {args.out}: expected a .parquet path", file=sys.stderr)
+        return 2
+    state = load_state(args.checkpoint) if args.checkpoint and args.checkpoint.exists() else None
+    if state is not None:
+        print(f"resuming from {args.checkpoint} after epoch {state.epoch}")
+
+    def on_epoch(record, st):
+        if not args.quiet:
+            print(progress_line(record, cfg), flush=True)
+        if args.checkpoint:
+            save_state(st, args.checkpoint)
+
+    result = train(cfg, on_epoch=on_epoch, state=state)
+    if result.status != "ok":
+        print(f"run {result.status} after epoch {result.state.epoch}")
+    if args.out is not None:
+        epochs, layers = to_frames(result.records, cfg, status=result.status)
+        write_parquet_atomic(epochs, args.out)
+        write_parquet_atomic(layers, args.out.with_suffix(".layers.parquet"))
+        print(f"wrote {args.out} ({len(epochs)} rows) and {args.out.with_suffix('.layers.parquet')}")
+    return 0 if result.status == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

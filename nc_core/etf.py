@@ -1,0 +1,121 @@
+"""Simplex equiangular tight frames (ETFs) and the layers fixed to them.
+
+A simplex ETF of k vectors is M = sqrt(k/(k-1)) (I_k - 1 1^T / k): k unit vectors with pairwise
+cosine -1/(k-1), the geometry class means collapse to (Papyan, Han & Donoho 2020). Fixing a
+classifier to one is Zhu et al. 2021; fixing it after a random rotation is Yang et al. 2022;
+fixing hidden layers past the effective depth is Liu 2024 (arXiv 2412.00884).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import torch
+from torch import nn
+
+ETF_KINDS = ("canonical", "rotated")
+FIXED_KINDS = ("canonical", "rotated", "freeze")
+
+
+def simplex_etf(rows: int, cols: int, *, kind: str = "canonical", seed: int = 0) -> torch.Tensor:
+    """A (rows, cols) matrix whose k = min(rows, cols) vectors on the smaller side form a simplex ETF.
+
+    canonical: M in the leading k x k block, zeros elsewhere.
+    rotated:   W = M U^T (rows <= cols) or W = U M (rows > cols), U (max, k) with orthonormal
+               columns from the QR of a Gaussian matrix seeded by `seed`.
+    """
+    if kind not in ETF_KINDS:
+        raise ValueError(f"simplex_etf kind={kind!r}: expected one of {ETF_KINDS}")
+    k, n = min(rows, cols), max(rows, cols)
+    if k < 2:
+        raise ValueError(f"simplex_etf({rows}, {cols}): a simplex needs k = min(rows, cols) >= 2")
+    M = math.sqrt(k / (k - 1)) * (torch.eye(k, dtype=torch.float64) - 1.0 / k)  # (k, k)
+    if kind == "canonical":
+        W = torch.zeros(rows, cols, dtype=torch.float64)
+        W[:k, :k] = M
+        return W.float()
+    g = torch.Generator().manual_seed(int(seed))
+    U, R = torch.linalg.qr(torch.randn(n, k, generator=g, dtype=torch.float64))  # (n, k)
+    U = U * torch.sign(torch.diagonal(R)).unsqueeze(0)  # unique QR: positive diag of R
+    W = M @ U.T if rows <= cols else U @ M  # (rows, cols)
+    return W.float()
+
+
+class ETFLinear(nn.Module):
+    """y = x W^T + b with W a fixed buffer (never a Parameter) and b trainable.
+
+    `kind` records what W is: "canonical" / "rotated" (a simplex ETF) or "freeze" (a trained
+    weight kept as it was: the control that tells ETF structure from plain freezing).
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
+                 kind: str = "canonical", seed: int = 0, weight: torch.Tensor | None = None):
+        super().__init__()
+        if kind not in FIXED_KINDS:
+            raise ValueError(f"ETFLinear kind={kind!r}: expected one of {FIXED_KINDS}")
+        self.in_features, self.out_features, self.kind = in_features, out_features, kind
+        if weight is None:
+            if kind == "freeze":
+                raise ValueError("ETFLinear kind='freeze' needs the weight to keep (use from_linear)")
+            weight = simplex_etf(out_features, in_features, kind=kind, seed=seed)
+        if weight.shape != (out_features, in_features):
+            raise ValueError(
+                f"ETFLinear weight shape {tuple(weight.shape)}: expected ({out_features}, {in_features})"
+            )
+        self.register_buffer("weight", weight.detach().clone())  # (out, in)
+        self.bias = nn.Parameter(torch.zeros(out_features, dtype=weight.dtype)) if bias else None
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, *, kind: str = "canonical", seed: int = 0) -> ETFLinear:
+        """The fixed replacement of `linear`: same shape, device and dtype, its trained bias kept."""
+        w = linear.weight.detach()
+        weight = w if kind == "freeze" else simplex_etf(*w.shape, kind=kind, seed=seed)
+        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None,
+                    kind=kind, seed=seed, weight=weight.to(w.dtype))
+        if linear.bias is not None:
+            layer.bias.data.copy_(linear.bias.detach())
+        return layer.to(device=w.device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, kind={self.kind}"
+
+
+def freeze_to_etf(model: nn.Module, name: str, *, kind: str = "canonical", seed: int = 0) -> ETFLinear:
+    """Replace the nn.Linear at dotted path `name` by its ETFLinear, in place; return the new layer.
+
+    kind="freeze" keeps the trained weight (see `freeze_in_place`).
+    """
+    linear = model.get_submodule(name)
+    if isinstance(linear, ETFLinear):
+        raise ValueError(f"layer {name!r} is already fixed (as {linear.kind})")
+    if not isinstance(linear, nn.Linear):
+        raise ValueError(f"layer {name!r} is a {type(linear).__name__}, not an nn.Linear")
+    new = ETFLinear.from_linear(linear, kind=kind, seed=seed)
+    if linear.bias is not None:
+        new.bias = linear.bias  # the same Parameter: an optimizer keeps its momentum for it
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+    return new
+
+
+def freeze_in_place(model: nn.Module, name: str) -> ETFLinear:
+    """The control: the layer keeps its trained weight, which stops training (its bias trains on)."""
+    return freeze_to_etf(model, name, kind="freeze")
+
+
+def layer_seed(name: str, seed: int) -> int:
+    """`seed` plus a stable per-layer offset (CRC32 of the name, the same in every process), so
+    each fixed layer gets its own rotation and a run's seed still determines them all."""
+    return seed + zlib.crc32(name.encode("utf-8"))
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts; fixed ETF weights (buffers) count toward the total."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    fixed = sum(m.weight.numel() for m in model.modules() if isinstance(m, ETFLinear))
+    return trainable, trainable + frozen + fixed

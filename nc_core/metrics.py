@@ -1,0 +1,177 @@
+"""Neural-collapse statistics: a streaming per-class accumulator and pure measures of tensors.
+
+Definitions follow Papyan, Han & Donoho, "Prevalence of neural collapse during the terminal phase
+of deep learning training", PNAS 2020 (NC1-NC4), unless a docstring says otherwise. Measures that
+take only class `means` (K, D) centre them on m̄, the average of the K class means.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class ClassStats:
+    """Per-class counts, means and pooled within-class scatter, merged batch by batch.
+
+    The merge is the parallel-variance update of Chan, Golub & LeVeque (1979): each batch's own
+    centred scatter plus a correction n_c b_c / (n_c + b_c) δ_c δ_c^T for the shift of each class
+    mean, so a large common offset in the features costs no precision. Memory O(K D + D^2).
+    """
+
+    def __init__(self, num_classes: int, dim: int, *, device=None, dtype=torch.float64,
+                 covariance: bool = True):
+        if num_classes < 2:
+            raise ValueError(f"ClassStats num_classes={num_classes}: need K >= 2 classes")
+        if dim < 1:
+            raise ValueError(f"ClassStats dim={dim}: need D >= 1")
+        self.K, self.D, self.covariance = num_classes, dim, covariance
+        self._n = torch.zeros(num_classes, dtype=dtype, device=device)  # (K,)
+        self._mean = torch.zeros(num_classes, dim, dtype=dtype, device=device)  # (K, D)
+        self._scatter = (torch.zeros(dim, dim, dtype=dtype, device=device)  # (D, D)
+                         if covariance else None)
+
+    @torch.no_grad()
+    def update(self, features: torch.Tensor, labels: torch.Tensor) -> ClassStats:
+        """Merge a batch: features (B, D), labels (B,) in [0, K)."""
+        if features.ndim != 2 or features.shape[1] != self.D:
+            raise ValueError(f"ClassStats.update features {tuple(features.shape)}: expected (B, {self.D})")
+        if labels.shape != features.shape[:1]:
+            raise ValueError(f"ClassStats.update labels {tuple(labels.shape)}: expected ({features.shape[0]},)")
+        if labels.numel() and (labels.min() < 0 or labels.max() >= self.K):
+            raise ValueError(f"ClassStats.update labels outside [0, {self.K})")
+        X = features.to(device=self._mean.device, dtype=self._mean.dtype)  # (B, D)
+        y = labels.to(self._mean.device)
+        b = torch.bincount(y, minlength=self.K).to(X.dtype)  # (K,)
+        sums = torch.zeros_like(self._mean).index_add_(0, y, X)  # (K, D)
+        present = b > 0
+        bmean = sums / b.clamp(min=1).unsqueeze(1)  # (K, D)
+        delta = bmean - self._mean  # (K, D)
+        total = self._n + b
+        w = torch.where(present, b / total.clamp(min=1), torch.zeros_like(b))  # (K,)
+        if self._scatter is not None:
+            Xc = X - bmean[y]  # (B, D) centred on the batch's class means
+            self._scatter.add_(Xc.T @ Xc)
+            self._scatter.add_((delta * (self._n * w).unsqueeze(1)).T @ delta)
+        self._mean.add_(delta * w.unsqueeze(1))
+        self._n = total
+        return self
+
+    def counts(self) -> torch.Tensor:
+        return self._n.clone()  # (K,)
+
+    def _check_nonempty(self) -> None:
+        empty = (self._n == 0).nonzero().flatten().tolist()
+        if empty:
+            raise ValueError(f"ClassStats: classes {empty} have no samples; every class needs one")
+
+    def means(self) -> torch.Tensor:
+        self._check_nonempty()
+        return self._mean.clone()  # (K, D)
+
+    def global_mean(self) -> torch.Tensor:
+        """Mean over all samples (the count-weighted mean of the class means)."""
+        self._check_nonempty()
+        return (self._n.unsqueeze(1) * self._mean).sum(0) / self._n.sum()  # (D,)
+
+    def within_cov(self) -> torch.Tensor:
+        """Sigma_W = (1/N) sum_c sum_i (h_ci - m_c)(h_ci - m_c)^T, shape (D, D)."""
+        if self._scatter is None:
+            raise ValueError("ClassStats(covariance=False) keeps no within-class scatter")
+        self._check_nonempty()
+        return self._scatter / self._n.sum()
+
+    def between_cov(self) -> torch.Tensor:
+        """Sigma_B = (1/K) sum_c (m_c - m̄)(m_c - m̄)^T, shape (D, D)."""
+        Mc = _centred(self.means())  # (K, D)
+        return Mc.T @ Mc / self.K
+
+
+def _check_means(means: torch.Tensor) -> None:
+    if means.ndim != 2 or means.shape[0] < 2:
+        raise ValueError(f"means {tuple(means.shape)}: expected (K, D) with K >= 2")
+
+
+def _centred(means: torch.Tensor) -> torch.Tensor:
+    _check_means(means)
+    return means - means.mean(0, keepdim=True)  # (K, D), centred on m̄
+
+
+def ncc_predict(features: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+    """Nearest-class-centre decision argmin_c |x - m_c|, via |m_c|^2 - 2 x.m_c; (N, D) -> (N,).
+
+    (|x|^2 is the same for every c and is left out of the argmin.)
+    """
+    _check_means(means)
+    if features.ndim != 2 or features.shape[1] != means.shape[1]:
+        raise ValueError(
+            f"ncc_predict features {tuple(features.shape)} vs means {tuple(means.shape)}: "
+            "feature dimensions differ"
+        )
+    m = means.to(features.device)
+    x = features.to(m.dtype)
+    scores = (m * m).sum(1).unsqueeze(0) - 2.0 * (x @ m.T)  # (N, K)
+    return scores.argmin(1)
+
+
+def ncc_accuracy(features: torch.Tensor, labels: torch.Tensor, means: torch.Tensor) -> float:
+    """Share of samples whose nearest class centre is their own class (Galanti et al. 2022)."""
+    return (ncc_predict(features, means) == labels.to(features.device)).double().mean().item()
+
+
+def nc1(within_cov: torch.Tensor, means: torch.Tensor) -> float:
+    """NC1 = Tr(Sigma_W Sigma_B^+) / K: within-class variability against between-class."""
+    Mc = _centred(means).to(within_cov.dtype)  # (K, D)
+    K, D = Mc.shape
+    if within_cov.shape != (D, D):
+        raise ValueError(f"nc1 within_cov {tuple(within_cov.shape)}: expected ({D}, {D})")
+    Sigma_B = Mc.T @ Mc / K  # (D, D), rank <= K - 1
+    return (torch.trace(within_cov @ torch.linalg.pinv(Sigma_B, hermitian=True)) / K).item()
+
+
+def nc2_equinorm(means: torch.Tensor) -> float:
+    """NC2 equinorm: std_c |m_c - m̄| / mean_c |m_c - m̄| (population std); 0 for an ETF."""
+    norms = _centred(means).norm(dim=1)  # (K,)
+    return (norms.std(correction=0) / norms.mean()).item()
+
+
+def nc2_equiangle(means: torch.Tensor) -> float:
+    """NC2 equiangularity: mean over c != c' of |cos(m_c - m̄, m_c' - m̄) + 1/(K-1)|; 0 for an ETF."""
+    Mc = _centred(means)
+    K = Mc.shape[0]
+    U = Mc / Mc.norm(dim=1, keepdim=True)  # (K, D)
+    cos = U @ U.T  # (K, K)
+    off = ~torch.eye(K, dtype=torch.bool, device=cos.device)
+    return (cos[off] + 1.0 / (K - 1)).abs().mean().item()
+
+
+def etf_distance(means: torch.Tensor) -> float:
+    """|G/|G|_F - P/|P|_F|_F with G the Gram of the centred means and P = I - 1 1^T/K; 0 for an ETF."""
+    Mc = _centred(means)
+    K = Mc.shape[0]
+    G = Mc @ Mc.T  # (K, K)
+    P = torch.eye(K, dtype=G.dtype, device=G.device) - 1.0 / K
+    return (G / G.norm() - P / P.norm()).norm().item()
+
+
+def nc3_duality(W: torch.Tensor, means: torch.Tensor) -> float:
+    """NC3 self-duality: |W/|W|_F - (M - m̄)/|M - m̄|_F|_F^2 with classifier W (K, D)."""
+    Mc = _centred(means)
+    if W.shape != Mc.shape:
+        raise ValueError(f"nc3_duality W {tuple(W.shape)} vs means {tuple(Mc.shape)}: expected equal (K, D)")
+    W = W.to(Mc.dtype)
+    return ((W / W.norm() - Mc / Mc.norm()).norm() ** 2).item()
+
+
+def nc4_mismatch(logits: torch.Tensor, features: torch.Tensor, means: torch.Tensor) -> float:
+    """NC4: share of samples where argmax(logits) differs from the NCC decision on `features`."""
+    if logits.shape[0] != features.shape[0]:
+        raise ValueError(f"nc4_mismatch: {logits.shape[0]} logits vs {features.shape[0]} feature rows")
+    pred = ncc_predict(features, means)
+    return (logits.argmax(1).to(pred.device) != pred).double().mean().item()
+
+
+def safe(value: float) -> float:
+    """NaN for a measure that is not finite (a degenerate layer), the value otherwise."""
+    return value if math.isfinite(value) else math.nan

@@ -1,0 +1,65 @@
+"""A training run's whole state after an epoch, and its save/load as one checkpoint file.
+
+Everything is tensors and plain Python containers, so `torch.load(..., weights_only=True)` reads
+it back: no pickled classes. Loading the state into a fresh process and training on gives the
+same records as never stopping (tested).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from nc_core.records import EpochRecord
+
+STATE_VERSION = 1
+
+
+@dataclass
+class TrainState:
+    """The run after `epoch` completed epochs.
+
+    fixed: linear name -> kind for every fixed linear (to rebuild the model's structure);
+    fixed_layers: measured layer -> epoch at whose end it was fixed (0: before training).
+    """
+
+    config: dict
+    epoch: int = 0
+    status: str = "ok"
+    model: dict = field(default_factory=dict)
+    optimizer: dict = field(default_factory=dict)
+    policy: dict = field(default_factory=dict)
+    fixed: dict[str, str] = field(default_factory=dict)
+    fixed_layers: dict[str, int] = field(default_factory=dict)
+    records: list[EpochRecord] = field(default_factory=list)
+    rng: dict = field(default_factory=dict)
+
+
+def save_state(state: TrainState, path: str | os.PathLike) -> Path:
+    """Write `state` atomically (a temp file, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {**asdict(state), "version": STATE_VERSION}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_state(path: str | os.PathLike) -> TrainState:
+    """Read a state written by `save_state` (tensors on the CPU)."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    version = payload.pop("version", None)
+    if version != STATE_VERSION:
+        raise ValueError(f"{path}: training-state version {version}, this code reads {STATE_VERSION}")
+    payload["records"] = [EpochRecord.from_dict(r) for r in payload["records"]]
+    return TrainState(**payload)

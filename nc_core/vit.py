@@ -1,0 +1,243 @@
+"""A small pre-norm Vision Transformer whose feedforward linears can be fixed to simplex ETFs.
+
+The ETF-Transformer of Liu 2024 (arXiv 2412.00884, sec. on transformers) fixes the feedforward
+layers of chosen ViT blocks to simplex ETFs. Here that is injected, timm-style: the model asks a
+`linear_factory(name, in_features, out_features)` for every feedforward linear, so a variant is
+a different factory (see `etf_factory`), never a flag inside `forward`.
+
+The NC-measurement interface (`nc_layers`, `nc_reduce`, `penultimate`, `classifier_name`,
+`linears_of`) is the one the training loop reads from every model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nc_core.etf import FIXED_KINDS, ETFLinear, layer_seed
+
+FFN_LINEARS = ("fc1", "fc2", "both")
+
+LinearFactory = Callable[[str, int, int], nn.Module]
+
+
+def default_linear(name: str, in_features: int, out_features: int) -> nn.Linear:
+    """The trainable baseline: a plain nn.Linear (`name` is unused)."""
+    return nn.Linear(in_features, out_features)
+
+
+def cls_features(output: torch.Tensor) -> torch.Tensor:
+    """Features of a tapped output: the CLS token of a (B, T, D) tensor; a (B, D) one as it is."""
+    if output.dim() == 3:
+        return output[:, 0]  # (B, D)
+    if output.dim() == 2:
+        return output
+    raise ValueError(f"cls_features: expected (B, T, D) or (B, D), got {tuple(output.shape)}")
+
+
+def parse_blocks(spec: str, depth: int) -> list[int]:
+    """Block indices from a spec: "none", "all", "first:N", "last:N" or a comma list "0,2,5"."""
+    bad = f"etf_blocks={spec!r} for depth={depth}"
+    forms = "expected none, all, first:N, last:N or a comma list like 0,2,5"
+    s = spec.strip().lower()
+    if s == "none":
+        return []
+    if s == "all":
+        return list(range(depth))
+    head, sep, tail = s.partition(":")
+    if sep:
+        if head not in ("first", "last") or not tail.strip().isdigit():
+            raise ValueError(f"{bad}: {forms}")
+        n = int(tail)
+        if not 1 <= n <= depth:
+            raise ValueError(f"{bad}: N={n} must lie in 1..{depth}")
+        return list(range(n)) if head == "first" else list(range(depth - n, depth))
+    items = [item.strip() for item in s.split(",")]
+    if not all(item.isdigit() for item in items):
+        raise ValueError(f"{bad}: {forms}")
+    blocks = sorted({int(item) for item in items})
+    if blocks[-1] >= depth:
+        raise ValueError(f"{bad}: block index {blocks[-1]} out of range 0..{depth - 1}")
+    return blocks
+
+
+def ffn_linear_names(blocks: list[int], linears: str) -> list[str]:
+    """Dotted names of the feedforward linears of `blocks`: fc1, fc2 or both of each."""
+    if linears not in FFN_LINEARS:
+        raise ValueError(f"linears={linears!r}: expected one of {FFN_LINEARS}")
+    suffixes = ("fc1", "fc2") if linears == "both" else (linears,)
+    return [f"blocks.{i}.ffn.{fc}" for i in blocks for fc in suffixes]
+
+
+def etf_factory(names: set[str], *, kind: str, seed: int) -> LinearFactory:
+    """A `linear_factory` fixing the linears in `names` from construction; others are nn.Linear.
+
+    kind "canonical" / "rotated": an ETFLinear whose weight is a simplex ETF.
+    kind "freeze": at construction there is no trained weight to keep, so the layer is fixed at a
+    random init (trunc-normal, std .02, as the trained linears start): the control
+    "fixed but not an ETF", with the same parameter count as the ETF runs.
+    """
+    if kind not in FIXED_KINDS:
+        raise ValueError(f"etf_factory kind={kind!r}: expected one of {FIXED_KINDS}")
+    names = frozenset(names)
+
+    def make(name: str, in_features: int, out_features: int) -> nn.Module:
+        if name not in names:
+            return default_linear(name, in_features, out_features)
+        s = layer_seed(name, seed)
+        if kind != "freeze":
+            return ETFLinear(in_features, out_features, kind=kind, seed=s)
+        linear = nn.Linear(in_features, out_features)
+        g = torch.Generator().manual_seed(s)
+        nn.init.trunc_normal_(linear.weight, std=0.02, generator=g)
+        nn.init.zeros_(linear.bias)
+        return ETFLinear.from_linear(linear, kind="freeze", seed=s)
+
+    return make
+
+
+class FeedForward(nn.Module):
+    """fc1 (D -> hidden), GELU, dropout, fc2 (hidden -> D), dropout; fc1/fc2 injected."""
+
+    def __init__(self, *, fc1: nn.Module, fc2: nn.Module, dropout: float = 0.0):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = fc1, nn.GELU(), fc2
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.act(self.fc1(x)))  # (B, T, hidden)
+        return self.drop(self.fc2(x))  # (B, T, D)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention: one qkv projection, fused scaled dot-product attention."""
+
+    def __init__(self, *, dim: int, heads: int, dropout: float = 0.0):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, D = x.shape
+        qkv = self.qkv(x).reshape(B, T, 3, self.heads, D // self.heads)  # (B, T, 3, H, D/H)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, T, D/H)
+        dropout_p = self.dropout if self.training else 0.0
+        x = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)  # (B, H, T, D/H)
+        x = x.transpose(1, 2).reshape(B, T, D)  # (B, T, D)
+        return self.proj_drop(self.proj(x))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: x + attn(norm1(x)), then x + ffn(norm2(x))."""
+
+    def __init__(self, *, name: str, dim: int, heads: int, hidden_dim: int, dropout: float,
+                 linear_factory: LinearFactory):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim=dim, heads=heads, dropout=dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        fc1 = linear_factory(f"{name}.ffn.fc1", dim, hidden_dim)
+        fc2 = linear_factory(f"{name}.ffn.fc2", hidden_dim, dim)
+        for fc in (fc1, fc2):
+            if not isinstance(fc, nn.Module):
+                got = type(fc).__name__
+                raise TypeError(f"linear_factory gave a {got} in {name}: need an nn.Module")
+        self.ffn = FeedForward(fc1=fc1, fc2=fc2, dropout=dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))  # (B, T, D)
+        return x + self.ffn(self.norm2(x))  # (B, T, D)
+
+
+class ViT(nn.Module):
+    """Pre-norm ViT with a CLS token and learned position embeddings; returns logits (B, K)."""
+
+    nc_reduce = staticmethod(cls_features)
+    penultimate: str = "norm"
+    classifier_name: str = "head"
+
+    def __init__(self, *, image_size: int = 28, patch_size: int = 7, channels: int = 1,
+                 dim: int = 64, depth: int = 6, heads: int = 4, mlp_ratio: int = 2,
+                 num_classes: int = 10, dropout: float = 0.0,
+                 linear_factory: LinearFactory | None = None, adaptive_linears: str = "both"):
+        super().__init__()
+        for key, value in dict(image_size=image_size, patch_size=patch_size, channels=channels,
+                               dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio).items():
+            if value < 1:
+                raise ValueError(f"ViT {key}={value}: must be >= 1")
+        if image_size % patch_size:
+            raise ValueError(
+                f"ViT image_size={image_size} is not divisible by patch_size={patch_size}"
+            )
+        if dim % heads:
+            raise ValueError(f"ViT dim={dim} is not divisible by heads={heads}")
+        if num_classes < 2:
+            raise ValueError(f"ViT num_classes={num_classes}: need at least 2 classes")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"ViT dropout={dropout}: must lie in [0, 1)")
+        if adaptive_linears not in FFN_LINEARS:
+            raise ValueError(
+                f"ViT adaptive_linears={adaptive_linears!r}: expected one of {FFN_LINEARS}"
+            )
+        self.image_size, self.channels, self.depth = image_size, channels, depth
+        self.etf_linears = adaptive_linears
+        linear_factory = linear_factory or default_linear
+        num_patches = (image_size // patch_size) ** 2
+
+        self.to_patch_embedding = nn.Conv2d(channels, dim, patch_size, stride=patch_size)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embedding = nn.Parameter(torch.zeros(1, num_patches + 1, dim))
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            Block(name=f"blocks.{i}", dim=dim, heads=heads, hidden_dim=mlp_ratio * dim,
+                  dropout=dropout, linear_factory=linear_factory)
+            for i in range(depth)
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+        self.nc_layers: tuple[str, ...] = tuple(f"blocks.{i}" for i in range(depth)) + ("head",)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """timm's ViT init: trunc-normal std .02 for linears, CLS and positions; zero biases.
+        ETFLinear weights are buffers and are left as built; their biases start at zero too."""
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        nn.init.trunc_normal_(self.pos_embedding, std=0.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, ETFLinear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def linears_of(self, layer: str) -> list[str]:
+        """Dotted names of the linears fixed when measured layer `layer` is fixed."""
+        if layer == self.classifier_name:
+            return [self.classifier_name]
+        if layer not in self.nc_layers:
+            raise ValueError(f"ViT.linears_of({layer!r}): expected one of {self.nc_layers}")
+        return ffn_linear_names([int(layer.split(".")[1])], self.etf_linears)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1:] != (self.channels, self.image_size, self.image_size):
+            raise ValueError(
+                f"ViT input {tuple(x.shape)}: expected (B, {self.channels}, {self.image_size}, "
+                f"{self.image_size})"
+            )
+        x = self.to_patch_embedding(x).flatten(2).transpose(1, 2)  # (B, N, D)
+        cls = self.cls_token.expand(x.shape[0], -1, -1)  # (B, 1, D)
+        x = torch.cat([cls, x], dim=1) + self.pos_embedding  # (B, T, D), T = N + 1
+        x = self.dropout(x)
+        for block in self.blocks:
+            x = block(x)  # (B, T, D)
+        x = self.norm(x)  # (B, T, D)
+        return self.head(cls_features(x))  # (B, K)

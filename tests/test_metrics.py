@@ -1,0 +1,298 @@
+"""NC statistics against one-shot numpy references, brute-force loops and closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nc_core.etf import simplex_etf
+from nc_core.metrics import (
+    ClassStats,
+    etf_distance,
+    nc1,
+    nc2_equiangle,
+    nc2_equinorm,
+    nc3_duality,
+    nc4_mismatch,
+    ncc_accuracy,
+    ncc_predict,
+    safe,
+)
+
+K, D = 5, 6
+BATCH_SIZES = [1, 7, 300, 13, 2, 50, 1, 120, 3]
+
+
+def assert_rel(actual, expected, rtol=1e-9):
+    """|actual - expected|_F <= rtol |expected|_F (entrywise rtol fails on near-zero entries)."""
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert a.shape == e.shape
+    err, scale = np.linalg.norm(a - e), np.linalg.norm(e)
+    assert err <= rtol * scale, f"relative error {err / scale:.3g} > {rtol}"
+
+
+def uneven_data(seed: int = 0):
+    """Features (N, D) float64 with class-dependent means and spreads, labels (N,), and batches.
+
+    The 300-sample batch holds only classes 0 and 1; the size-1 batches miss all but one class.
+    """
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(K, D)) * 3
+    ys = []
+    for b in BATCH_SIZES:
+        ys.append(rng.integers(0, 2, size=b) if b == 300 else rng.integers(0, K, size=b))
+    y = np.concatenate(ys)
+    assert set(y.tolist()) == set(range(K))
+    X = centres[y] + rng.normal(size=(y.size, D)) * (1 + y[:, None])
+    bounds = np.cumsum([0] + BATCH_SIZES)
+    batches = [(X[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return X, y, batches
+
+
+def numpy_reference(X: np.ndarray, y: np.ndarray, num_classes: int):
+    """One shot in float64: counts, class means, Sigma_W, Sigma_B (about the mean of means), mu_G."""
+    counts = np.array([(y == c).sum() for c in range(num_classes)])
+    M = np.stack([np.mean(X[y == c], axis=0) for c in range(num_classes)])
+    scatter = sum(np.cov(X[y == c], rowvar=False, bias=True) * counts[c]
+                  for c in range(num_classes))
+    Sigma_W = scatter / len(y)
+    Sigma_B = np.cov(M, rowvar=False, bias=True)  # (1/K) sum_c (m_c - mbar)(m_c - mbar)^T
+    return counts, M, Sigma_W, Sigma_B, np.mean(X, axis=0)
+
+
+def stream(batches, offset=0.0, covariance=True, dtype=torch.float64):
+    stats = ClassStats(K, D, covariance=covariance)
+    for Xb, yb in batches:
+        stats.update(torch.tensor(Xb + offset, dtype=dtype), torch.tensor(yb))
+    return stats
+
+
+def test_streaming_over_uneven_batches_equals_one_shot_numpy():
+    X, y, batches = uneven_data()
+    counts, M, Sigma_W, Sigma_B, mu_G = numpy_reference(X, y, K)
+    stats = stream(batches)
+    np.testing.assert_array_equal(stats.counts().numpy(), counts)
+    assert_rel(stats.means(), M)
+    assert_rel(stats.within_cov(), Sigma_W)
+    assert_rel(stats.between_cov(), Sigma_B)
+    assert_rel(stats.global_mean(), mu_G)
+
+
+def test_streaming_with_a_large_common_offset_keeps_precision():
+    offset = 1e6
+    X, y, batches = uneven_data(seed=1)
+    # the reference works on the uncentred-by-offset data, where float64 is exact enough,
+    # and shifts only the quantities that the offset shifts
+    counts, M, Sigma_W, Sigma_B, mu_G = numpy_reference(X, y, K)
+    stats = stream(batches, offset=offset)
+    np.testing.assert_array_equal(stats.counts().numpy(), counts)
+    assert_rel(stats.means(), M + offset)
+    assert_rel(stats.global_mean(), mu_G + offset)
+    assert_rel(stats.within_cov(), Sigma_W)
+    assert_rel(stats.between_cov(), Sigma_B)
+
+
+def test_batch_order_does_not_matter():
+    _, _, batches = uneven_data(seed=2)
+    a, b = stream(batches), stream(batches[::-1])
+    assert_rel(a.within_cov(), b.within_cov().numpy(), rtol=1e-12)
+    assert_rel(a.means(), b.means().numpy(), rtol=1e-12)
+
+
+def test_float32_features_are_accumulated_in_float64():
+    X, y, batches = uneven_data(seed=3)
+    batches32 = [(Xb.astype(np.float32).astype(np.float64), yb) for Xb, yb in batches]
+    X32 = np.concatenate([Xb for Xb, _ in batches32])
+    _, M, Sigma_W, _, _ = numpy_reference(X32, y, K)
+    stats = stream(batches32, dtype=torch.float32)
+    assert stats.means().dtype == torch.float64
+    assert_rel(stats.means(), M)
+    assert_rel(stats.within_cov(), Sigma_W)
+
+
+def test_without_covariance_means_work_and_within_cov_raises():
+    X, y, batches = uneven_data()
+    counts, M, _, Sigma_B, mu_G = numpy_reference(X, y, K)
+    stats = stream(batches, covariance=False)
+    np.testing.assert_array_equal(stats.counts().numpy(), counts)
+    assert_rel(stats.means(), M)
+    assert_rel(stats.between_cov(), Sigma_B)
+    assert_rel(stats.global_mean(), mu_G)
+    with pytest.raises(ValueError, match="covariance=False"):
+        stats.within_cov()
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="K >= 2"):
+        ClassStats(1, D)
+    stats = ClassStats(K, D)
+    with pytest.raises(ValueError, match=f"expected \\(B, {D}\\)"):
+        stats.update(torch.zeros(3, D + 1), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="labels"):
+        stats.update(torch.zeros(3, D), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="outside"):
+        stats.update(torch.zeros(3, D), torch.tensor([0, 1, K]))
+    assert stats.counts().sum() == 0  # rejected batches left nothing behind
+
+
+def test_an_empty_class_raises_on_read_out():
+    stats = ClassStats(K, D).update(torch.randn(4, D), torch.tensor([0, 1, 2, 0]))
+    for read in (stats.means, stats.within_cov, stats.between_cov, stats.global_mean):
+        with pytest.raises(ValueError, match=r"\[3, 4\]"):
+            read()
+
+
+def brute_ncc(X: np.ndarray, M: np.ndarray) -> list:
+    preds = []
+    for x in X:
+        best, best_c = math.inf, -1
+        for c, m in enumerate(M):
+            d = sum((float(a) - float(b)) ** 2 for a, b in zip(x, m))
+            if d < best:
+                best, best_c = d, c
+        preds.append(best_c)
+    return preds
+
+
+def test_ncc_accuracy_equals_a_brute_force_double_loop():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(80, 5))
+    y = rng.integers(0, 4, size=80)
+    M = rng.normal(size=(4, 5)) * 0.7  # not the class means: accuracy is strictly between 0 and 1
+    preds = brute_ncc(X, M)
+    expected = np.mean(np.array(preds) == y)
+    assert 0 < expected < 1
+    torch.testing.assert_close(ncc_predict(torch.tensor(X), torch.tensor(M)), torch.tensor(preds))
+    assert ncc_accuracy(torch.tensor(X), torch.tensor(y), torch.tensor(M)) == pytest.approx(expected)
+    # float32 features against float64 means
+    acc32 = ncc_accuracy(torch.tensor(X, dtype=torch.float32), torch.tensor(y), torch.tensor(M))
+    assert acc32 == pytest.approx(expected)
+
+
+def test_ncc_predict_rejects_dimension_mismatch():
+    with pytest.raises(ValueError, match="dimensions differ"):
+        ncc_predict(torch.zeros(3, 5), torch.zeros(4, 6))
+    with pytest.raises(ValueError, match="K >= 2"):
+        ncc_predict(torch.zeros(3, 5), torch.zeros(1, 5))
+
+
+def test_nc1_is_zero_for_perfectly_collapsed_features():
+    rng = np.random.default_rng(5)
+    M = rng.normal(size=(K, D))
+    y = np.repeat(np.arange(K), 7)
+    stats = ClassStats(K, D).update(torch.tensor(M[y]), torch.tensor(y))
+    assert abs(nc1(stats.within_cov(), stats.means())) < 1e-12
+
+
+def closed_form_nc1(s2: float, M: np.ndarray) -> float:
+    """Sigma_W = s^2 I: Tr(Sigma_W Sigma_B^+)/K = s^2 sum over nonzero eigenvalues of 1/lambda, / K."""
+    lam = np.linalg.eigvalsh(np.cov(M, rowvar=False, bias=True))
+    nonzero = lam[lam > 1e-10 * lam.max()]
+    assert nonzero.size == M.shape[0] - 1
+    return s2 * np.sum(1.0 / nonzero) / M.shape[0]
+
+
+def test_nc1_matches_the_closed_form_for_exactly_isotropic_classes():
+    rng = np.random.default_rng(6)
+    s = 0.3
+    M = rng.normal(size=(K, D + 2)) * 2  # (K, D'), D' > K - 1: Sigma_B is singular
+    Dp = M.shape[1]
+    # Sigma_W = s^2 I given directly ...
+    expected = closed_form_nc1(s * s, M)
+    got = nc1(s * s * torch.eye(Dp, dtype=torch.float64), torch.tensor(M))
+    assert got == pytest.approx(expected, rel=1e-9)
+    # ... and built from samples m_c +- a e_j, whose within-class covariance is a^2/D' I exactly
+    a = s * math.sqrt(Dp)
+    E = np.concatenate([np.eye(Dp), -np.eye(Dp)]) * a  # (2 D', D')
+    X = np.concatenate([m + E for m in M])
+    y = np.repeat(np.arange(K), 2 * Dp)
+    stats = ClassStats(K, Dp).update(torch.tensor(X), torch.tensor(y))
+    assert_rel(stats.within_cov(), s * s * np.eye(Dp), rtol=1e-12)
+    assert nc1(stats.within_cov(), stats.means()) == pytest.approx(expected, rel=1e-9)
+
+
+def test_nc1_of_sampled_isotropic_gaussians_is_near_the_closed_form():
+    gen = torch.Generator().manual_seed(7)
+    s, n = 0.5, 3000
+    M = torch.randn(3, 4, generator=gen, dtype=torch.float64) * 2
+    y = torch.arange(3).repeat_interleave(n)
+    X = M[y] + s * torch.randn(3 * n, 4, generator=gen, dtype=torch.float64)
+    stats = ClassStats(3, 4).update(X, y)
+    assert nc1(stats.within_cov(), stats.means()) == pytest.approx(
+        closed_form_nc1(s * s, M.numpy()), rel=0.1)
+
+
+def etf_means(K_: int, D_: int, *, scale=3.7, seed=0) -> torch.Tensor:
+    """Scaled simplex-ETF rows, rotated by a random orthogonal Q and shifted by a common offset."""
+    gen = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(D_, D_, generator=gen, dtype=torch.float64))
+    offset = torch.randn(D_, generator=gen, dtype=torch.float64) * 10
+    return scale * simplex_etf(K_, D_).double() @ Q + offset  # (K, D)
+
+
+MEASURES = [nc2_equinorm, nc2_equiangle, etf_distance]
+
+
+@pytest.mark.parametrize("measure", MEASURES)
+@pytest.mark.parametrize("KD", [(2, 3), (5, 8), (10, 10)])
+def test_nc2_measures_vanish_on_etf_means(measure, KD):
+    assert abs(measure(etf_means(*KD))) < 1e-6
+
+
+@pytest.mark.parametrize("measure", MEASURES)
+def test_nc2_measures_are_positive_off_etf_and_invariant_to_scale_and_offset(measure):
+    gen = torch.Generator().manual_seed(8)
+    A = torch.randn(5, 8, generator=gen, dtype=torch.float64)
+    value = measure(A)
+    assert value > 1e-2
+    offset = torch.randn(8, generator=gen, dtype=torch.float64) * 100
+    assert measure(4.2 * A + offset) == pytest.approx(value, rel=1e-9)
+
+
+def test_equinorm_equals_numpy_std_over_mean_of_centred_norms():
+    rng = np.random.default_rng(9)
+    M = rng.normal(size=(6, 4))
+    norms = np.linalg.norm(M - M.mean(axis=0), axis=1)
+    assert nc2_equinorm(torch.tensor(M)) == pytest.approx(np.std(norms) / np.mean(norms))
+
+
+def test_equiangle_equals_a_loop_over_pairs():
+    rng = np.random.default_rng(10)
+    M = rng.normal(size=(5, 7))
+    C = M - M.mean(axis=0)
+    k = len(C)
+    devs = [abs(C[i] @ C[j] / (np.linalg.norm(C[i]) * np.linalg.norm(C[j])) + 1 / (k - 1))
+            for i in range(k) for j in range(k) if i != j]
+    assert nc2_equiangle(torch.tensor(M)) == pytest.approx(np.mean(devs))
+
+
+def test_nc3_duality_is_zero_for_scaled_centred_means_and_four_for_their_negative():
+    gen = torch.Generator().manual_seed(11)
+    M = torch.randn(4, 6, generator=gen, dtype=torch.float64) + 5
+    Mc = M - M.mean(0)
+    assert abs(nc3_duality(2.5 * Mc, M)) < 1e-12
+    assert nc3_duality(-0.1 * Mc, M) == pytest.approx(4.0)
+    assert nc3_duality(torch.randn(4, 6, generator=gen, dtype=torch.float64), M) > 1e-2
+    with pytest.raises(ValueError, match="nc3_duality"):
+        nc3_duality(torch.zeros(4, 5), M)
+
+
+def test_nc4_mismatch_equals_a_brute_force_count():
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(50, 3))
+    M = rng.normal(size=(4, 3))
+    logits = rng.normal(size=(50, 4))
+    ncc = brute_ncc(X, M)
+    argmax = [max(range(4), key=lambda c, row=row: row[c]) for row in logits]
+    expected = sum(a != b for a, b in zip(argmax, ncc)) / 50
+    assert 0 < expected < 1
+    got = nc4_mismatch(torch.tensor(logits), torch.tensor(X), torch.tensor(M))
+    assert got == pytest.approx(expected)
+    with pytest.raises(ValueError, match="nc4_mismatch"):
+        nc4_mismatch(torch.tensor(logits[:3]), torch.tensor(X), torch.tensor(M))
+
+
+def test_safe_maps_non_finite_to_nan():
+    assert safe(1.5) == 1.5
+    assert math.isnan(safe(math.inf)) and math.isnan(safe(math.nan))
