@@ -39,9 +39,10 @@ def save_figure_atomic(fig: Figure, out: Path, stem: str, *, pdf: bool = False) 
     formats = ["png", "pdf"] if pdf else ["png"]
     try:
         for fmt in formats:
-            write_atomic(Path(out) / f"{stem}.{fmt}",
-                         lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150,
-                                                          bbox_inches="tight"))
+            write_atomic(
+                Path(out) / f"{stem}.{fmt}",
+                lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight"),
+            )
     finally:
         plt.close(fig)
     return Path(out) / f"{stem}.png"

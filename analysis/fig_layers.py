@@ -10,11 +10,16 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import patheffects
 
 from analysis import style
 from analysis.load import Study
 from analysis.trials import (
-    effective_depth, final_rows, is_baseline, layer_names, representative_arm,
+    effective_depth,
+    final_rows,
+    is_baseline,
+    layer_names,
+    representative_arm,
 )
 
 
@@ -32,12 +37,12 @@ def ncc_per_layer(study: Study):
     last = last[is_baseline(last) | (last["policy"] == "static")]
     if not is_baseline(last).any():
         raise style.NothingToDraw(f"{study.name}: no baseline trial with NC measurements")
-    setups = sorted(set(zip(last["width"], last["depth"])))
+    setups = sorted(set(zip(last["width"], last["depth"], strict=True)))
     fig, axes = style.grid(len(setups), size=(4.6, 3.4), sharey=True)
     sentences = []
     fix_values = sorted(last["fix_from"].dropna().unique())
     shades = plt.get_cmap("plasma")(np.linspace(0.15, 0.8, max(len(fix_values), 1)))
-    for ax, (width, depth) in zip(axes, setups):
+    for ax, (width, depth) in zip(axes, setups, strict=True):
         sub = last[(last["width"] == width) & (last["depth"] == depth)]
         names = layer_names(sub)
         base = sub[is_baseline(sub)]
@@ -49,29 +54,46 @@ def ncc_per_layer(study: Study):
         for arm, g, colour, text in arms:
             mean = g.groupby("layer_index")[["train_ncc_acc", "test_ncc_acc"]].mean() * 100
             mk = style.marker(arm)
-            ax.plot(mean.index, mean["train_ncc_acc"], "-", marker=mk, ms=4, color=colour,
-                    label=f"{text} (n={g['trial_id'].nunique()})")
-            ax.plot(mean.index, mean["test_ncc_acc"], "--", marker=mk, ms=3, color=colour,
-                    alpha=0.7)
+            ax.plot(
+                mean.index,
+                mean["train_ncc_acc"],
+                "-",
+                marker=mk,
+                ms=4,
+                color=colour,
+                label=text,
+            )
+            ax.plot(
+                mean.index, mean["test_ncc_acc"], "--", marker=mk, ms=3, color=colour, alpha=0.7
+            )
         depths = effective_depth(base, base["eps"])
         eps = float(base["eps"].iloc[0])
         if depths.notna().any():
             d = float(np.nanmedian(depths))
-            ax.axvline(d, color=style.color("baseline"), ls=":", lw=1.5,
-                       label=f"effective depth (eps={eps:g})")
+            ax.axvline(
+                d,
+                color=style.color("baseline"),
+                ls=":",
+                lw=1.5,
+                label="baseline effective depth (median over seeds)",
+            )
             where = names.get(int(round(d)), f"index {d:g}")
-            sentences.append(f"width {width}, depth {depth}: baseline effective depth {where} "
-                             f"(median over {len(depths)} seeds, eps={eps:g})")
+            sentences.append(
+                f"width {width}, depth {depth}: baseline effective depth {where} "
+                f"(median over {len(depths)} seeds, eps={eps:g})"
+            )
         else:
-            sentences.append(f"width {width}, depth {depth}: no baseline layer reaches train "
-                             f"NCC error <= {eps:g}")
+            sentences.append(
+                f"width {width}, depth {depth}: no baseline layer reaches train "
+                f"NCC error <= {eps:g}"
+            )
         style.layer_axis(ax, names)
         ax.set_title(f"width {width}, depth {depth}")
         ax.set_xlabel("layer")
     axes[0].set_ylabel("final NCC accuracy (%)\nsolid: train, dashed: test")
-    axes[0].legend(loc="lower right")
     fig.suptitle(f"{study.name}: NCC accuracy per layer at the last epoch", fontsize=11)
     fig.tight_layout()
+    style.figure_legend(fig, axes, ncol=2)
     return fig, "; ".join(sentences) + "."
 
 
@@ -84,36 +106,67 @@ def ncc_heatmap(study: Study):
     if arm is None:
         raise style.NothingToDraw(f"{study.name}: no ok Adaptive-ETF trial")
     eps, kind = arm
-    pick = final[(final["policy"] == "adaptive") & np.isclose(final["eps"], eps)
-                 & (final["kind"] == kind) & (final["status"] == "ok")].sort_values("seed")
+    pick = final[
+        (final["policy"] == "adaptive")
+        & np.isclose(final["eps"], eps)
+        & (final["kind"] == kind)
+        & (final["status"] == "ok")
+    ].sort_values("seed")
     trial = pick.iloc[0]
     bases = final[is_baseline(final) & (final["status"] == "ok")].sort_values("seed")
     if bases.empty:
         raise style.NothingToDraw(f"{study.name}: no ok baseline trial")
     same_seed = bases[bases["seed"] == trial["seed"]]
     base = (same_seed if len(same_seed) else bases).iloc[0]
-    shown = [(trial["trial_id"], f"Adaptive-ETF eps={eps:g}, {kind} (seed {trial['seed']})"),
-             (base["trial_id"], f"baseline (seed {base['seed']})")]
+    shown = [
+        (trial["trial_id"], f"Adaptive-ETF eps={eps:g}, {kind} (seed {trial['seed']})"),
+        (base["trial_id"], f"baseline (seed {base['seed']})"),
+    ]
     tables = [study.layers[study.layers["trial_id"] == t] for t, _ in shown]
     if any(t.empty for t in tables):
         raise style.NothingToDraw(f"{study.name}: no layer measurements for the chosen trials")
     vmin = min(100 * t["train_ncc_acc"].min() for t in tables)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     sentences = []
-    for ax, (tid, title), layers in zip(axes, shown, tables):
+    for ax, (_, title), layers in zip(axes, shown, tables, strict=True):
         grid = layers.pivot_table(index="layer_index", columns="epoch", values="train_ncc_acc")
-        image = ax.imshow(100 * grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis",
-                          vmin=vmin, vmax=100,
-                          extent=(-0.5, grid.shape[1] - 0.5, -0.5, grid.shape[0] - 0.5))
+        image = ax.imshow(
+            100 * grid.to_numpy(),
+            origin="lower",
+            aspect="auto",
+            cmap="viridis",
+            vmin=vmin,
+            vmax=100,
+            extent=(-0.5, grid.shape[1] - 0.5, -0.5, grid.shape[0] - 0.5),
+        )
         col = {e: j for j, e in enumerate(grid.columns)}
         row = {i: j for j, i in enumerate(grid.index)}
         depth = effective_depth(layers, eps).droplevel("trial_id")
-        ax.plot([col[e] for e in depth.index], [row.get(d, np.nan) for d in depth],
-                color="white", lw=2, marker="o", ms=3, label=f"effective depth (eps={eps:g})")
+        ax.plot(
+            [col[e] for e in depth.index],
+            [row.get(d, np.nan) for d in depth],
+            color="white",
+            lw=2,
+            marker="o",
+            ms=3,
+            label=f"effective depth (eps={eps:g})",
+            path_effects=[
+                patheffects.Stroke(linewidth=3.5, foreground="black"),
+                patheffects.Normal(),
+            ],
+        )
         fixed = layers[layers["fixed"]]
         if len(fixed):
-            ax.scatter([col[e] for e in fixed["epoch"]], [row[i] for i in fixed["layer_index"]],
-                       marker="x", s=18, color="red", lw=1, label="layer fixed")
+            ax.scatter(
+                [col[e] for e in fixed["epoch"]],
+                [row[i] for i in fixed["layer_index"]],
+                marker="x",
+                s=18,
+                color="red",
+                lw=1,
+                zorder=4,
+                label="layer fixed",
+            )
         epochs = list(grid.columns)
         step = max(1, len(epochs) // 12)
         ax.set_xticks(range(0, len(epochs), step), [str(e) for e in epochs[::step]])
@@ -121,13 +174,15 @@ def ncc_heatmap(study: Study):
         ax.set_yticks(range(len(grid.index)), [names[i] for i in grid.index])
         ax.set_xlabel("epoch")
         ax.set_title(title)
-        ax.legend(loc="lower right", fontsize=7, framealpha=0.8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
         ax.grid(False)
         valid = depth.dropna()
         if len(valid):
-            sentences.append(f"{title}: effective depth {names[int(valid.iloc[0])]} at epoch "
-                             f"{valid.index[0]} -> {names[int(valid.iloc[-1])]} at epoch "
-                             f"{valid.index[-1]}")
+            sentences.append(
+                f"{title}: effective depth {names[int(valid.iloc[0])]} at epoch "
+                f"{valid.index[0]} -> {names[int(valid.iloc[-1])]} at epoch "
+                f"{valid.index[-1]}"
+            )
         else:
             sentences.append(f"{title}: no layer reaches train NCC error <= {eps:g}")
     axes[0].set_ylabel("layer")

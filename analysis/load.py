@@ -20,16 +20,45 @@ STUDIES = ("eps_sweep", "depth_width", "vit_blocks")
 
 # Config columns the analysis groups or reports by (each is a `RunConfig` field).
 CONFIG_NEEDED = [
-    "model", "width", "depth", "etf_blocks", "etf_linears", "dataset", "subset", "epochs",
-    "policy", "eps", "kind", "fix_from", "seed",
+    "model",
+    "width",
+    "depth",
+    "vit_dim",
+    "vit_depth",
+    "etf_blocks",
+    "etf_linears",
+    "dataset",
+    "subset",
+    "epochs",
+    "policy",
+    "eps",
+    "kind",
+    "fix_from",
+    "seed",
 ]
 EPOCH_NEEDED = [
-    "trial_id", "status", "epoch", "train_acc", "test_acc", "trainable_params", "total_params",
-    "layers_fixed", "fixed_layers", "epoch_seconds",
+    "trial_id",
+    "status",
+    "epoch",
+    "train_acc",
+    "test_acc",
+    "trainable_params",
+    "total_params",
+    "layers_fixed",
+    "fixed_layers",
+    "epoch_seconds",
 ] + CONFIG_NEEDED
 LAYER_NEEDED = [
-    "trial_id", "status", "epoch", "layer", "layer_index", "train_ncc_acc", "test_ncc_acc",
-    "fixed", "fixed_as", "fixed_epoch",
+    "trial_id",
+    "status",
+    "epoch",
+    "layer",
+    "layer_index",
+    "train_ncc_acc",
+    "test_ncc_acc",
+    "fixed",
+    "fixed_as",
+    "fixed_epoch",
 ] + CONFIG_NEEDED
 
 # Analysis reads only columns the writer promises; a rename in nc_core.records fails here first.

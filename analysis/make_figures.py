@@ -29,8 +29,12 @@ from analysis.trials import final_rows, with_arm
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--results", type=Path, default=Path("results"),
-                   help="folder holding <study>/epochs.parquet and layers.parquet")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        help="folder holding <study>/epochs.parquet and layers.parquet",
+    )
     p.add_argument("--out", type=Path, default=Path("figures"), help="output folder")
     p.add_argument("--pdf", action="store_true", help="also write each figure as PDF")
     return p.parse_args(argv)
@@ -39,8 +43,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.results.is_dir():
-        print(f"error: results folder {args.results} does not exist; run a study first "
-              "(make study) or pass --results", file=sys.stderr)
+        print(
+            f"error: results folder {args.results} does not exist; run a study first "
+            "(make study) or pass --results",
+            file=sys.stderr,
+        )
         return 2
     try:
         studies = load_all(args.results)
@@ -76,35 +83,69 @@ def main(argv: list[str] | None = None) -> int:
         final = with_arm(final_rows(s.epochs))
         ok_trials[s.name] = final[final["status"] == "ok"]
     plan = [
-        ("Figure 1: NCC accuracy per layer and effective depth", "fig1_ncc_per_layer",
-         "depth_width", ncc_per_layer),
-        ("Figure 2: accuracy and trainable parameters per epoch", "fig2_training",
-         "eps_sweep", training_curves),
-        ("Figure 3: train NCC accuracy, layer x epoch", "fig3_ncc_heatmap", "eps_sweep",
-         ncc_heatmap),
-        ("Figure 4: test accuracy against trainable parameters", "fig4_pareto", "eps_sweep",
-         pareto),
+        (
+            "Figure 1: NCC accuracy per layer and effective depth",
+            "fig1_ncc_per_layer",
+            "depth_width",
+            ncc_per_layer,
+        ),
+        (
+            "Figure 2: accuracy and trainable parameters per epoch",
+            "fig2_training",
+            "eps_sweep",
+            training_curves,
+        ),
+        (
+            "Figure 3: train NCC accuracy, layer x epoch",
+            "fig3_ncc_heatmap",
+            "eps_sweep",
+            ncc_heatmap,
+        ),
+        (
+            "Figure 4: test accuracy against trainable parameters",
+            "fig4_pareto",
+            "eps_sweep",
+            pareto,
+        ),
     ]
     figures = []
     for title, stem, needs, draw in plan:
-        figures.append(render(title, stem, out, args.pdf, studies[needs] is not None,
-                              f"study {needs} is missing", lambda d=draw, n=needs: d(studies[n])))
-    figures.append(render("Figure 5: ETF against freeze-in-place at equal layers fixed",
-                          "fig5_etf_vs_freeze", out, args.pdf, len(kinds) > 0,
-                          notes.get("table3_etf_vs_freeze", ""),
-                          lambda: etf_vs_freeze(kinds, ok_trials)))
+        figures.append(
+            render(
+                title,
+                stem,
+                out,
+                args.pdf,
+                studies[needs] is not None,
+                f"study {needs} is missing",
+                lambda d=draw, n=needs: d(studies[n]),
+            )
+        )
+    figures.append(
+        render(
+            "Figure 5: ETF against freeze-in-place at equal layers fixed",
+            "fig5_etf_vs_freeze",
+            out,
+            args.pdf,
+            len(kinds) > 0,
+            notes.get("table3_etf_vs_freeze", ""),
+            lambda: etf_vs_freeze(kinds, ok_trials),
+        )
+    )
     written += [f.path for f in figures if f.path is not None]
 
-    text = build_report(results=args.results, studies=studies, tables=tables, table_notes=notes,
-                        figures=figures)
+    text = build_report(
+        results=args.results, studies=studies, tables=tables, table_notes=notes, figures=figures
+    )
     written.append(write_text_atomic(out / "REPORT.md", text))
     for path in written:
         print(f"wrote {path}")
     return 0
 
 
-def render(title: str, stem: str, out: Path, pdf: bool, available: bool, why_not: str,
-           draw) -> Drawn:
+def render(
+    title: str, stem: str, out: Path, pdf: bool, available: bool, why_not: str, draw
+) -> Drawn:
     """Draw one figure and save it, or record (and print) why it was skipped."""
     if not available:
         print(f"skip {stem}: {why_not}")

@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 # The one colour map: an arm keeps its colour in every figure.
 COLORS = {
@@ -27,19 +28,27 @@ ARM_LABELS = {
 
 ACC_LABEL = "accuracy (%)"
 PARAMS_LABEL = "trainable parameters"
+# 12,345 -> "12.3k", 1,234,567 -> "1.23M": parameter counts stay readable on any axis.
+PARAMS_TICKS = FuncFormatter(
+    lambda v, _: (
+        f"{v / 1e6:.3g}M" if abs(v) >= 1e6 else f"{v / 1e3:.3g}k" if abs(v) >= 1e3 else f"{v:.0f}"
+    )
+)
 
-plt.rcParams.update({
-    "figure.dpi": 100,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "legend.fontsize": 8,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-})
+plt.rcParams.update(
+    {
+        "figure.dpi": 100,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "legend.fontsize": 8,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "xtick.labelsize": 8,
+        "ytick.labelsize": 8,
+    }
+)
 
 
 def color(arm: str) -> str:
@@ -62,8 +71,9 @@ def grid(n: int, *, ncols: int = 3, size: tuple[float, float] = (4.2, 3.2), **kw
     """A figure with `n` panels in rows of at most `ncols`; unused axes are hidden."""
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows),
-                             squeeze=False, **kw)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False, **kw
+    )
     flat = axes.ravel()
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -77,7 +87,27 @@ def layer_axis(ax, names: dict[int, str], *, axis: str = "x") -> None:
     ticks = idx[::step]
     labels = [names[i] for i in ticks]
     if axis == "x":
-        ax.set_xticks(ticks, labels, rotation=45 if len(ticks) > 6 else 0, ha="right"
-                      if len(ticks) > 6 else "center")
+        ax.set_xticks(
+            ticks,
+            labels,
+            rotation=45 if len(ticks) > 6 else 0,
+            ha="right" if len(ticks) > 6 else "center",
+        )
     else:
         ax.set_yticks(ticks, labels)
+
+
+def figure_legend(fig, axes, *, ncol: int = 3) -> None:
+    """One legend below all panels with every distinct label any panel drew."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(text, handle)
+    fig.legend(
+        list(seen.values()),
+        list(seen),
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=min(ncol, len(seen)),
+        frameon=False,
+    )

@@ -16,7 +16,13 @@ import pandas as pd
 from analysis.atomic import write_text_atomic
 from analysis.load import Study
 from analysis.trials import (
-    POLICY_FIELDS, SETUP_FIELDS, final_rows, fix_epochs, fix_schedule, varying, with_arm,
+    POLICY_FIELDS,
+    SETUP_FIELDS,
+    final_rows,
+    fix_epochs,
+    fix_schedule,
+    varying,
+    with_arm,
 )
 
 TABLE1_KEYS = ["method", "eps", "kind"]
@@ -27,19 +33,22 @@ def arm_table(study: Study, keys: list[str]) -> pd.DataFrame:
     """One row per arm: `keys` plus any setup or policy field that varies in the study."""
     final = with_arm(final_rows(study.epochs))
     setup = varying(final, SETUP_FIELDS)
-    policy = varying(final[final["method"] != "baseline"],
-                     [c for c in POLICY_FIELDS if c not in keys])
+    policy = varying(
+        final[final["method"] != "baseline"], [c for c in POLICY_FIELDS if c not in keys]
+    )
     group = setup + keys + policy
     fixes = fix_epochs(study.layers, study.epochs)
     rows = []
     for values, g in final.groupby(group, dropna=False, sort=True):
         ok = g[g["status"] == "ok"]
-        row = dict(zip(group, values))
+        row = dict(zip(group, values, strict=True))
         row.update(
             n_seeds=ok["seed"].nunique(),
             excluded=len(g) - len(ok),
-            train_acc_mean=100 * ok["train_acc"].mean(), train_acc_std=100 * ok["train_acc"].std(),
-            test_acc_mean=100 * ok["test_acc"].mean(), test_acc_std=100 * ok["test_acc"].std(),
+            train_acc_mean=100 * ok["train_acc"].mean(),
+            train_acc_std=100 * ok["train_acc"].std(),
+            test_acc_mean=100 * ok["test_acc"].mean(),
+            test_acc_std=100 * ok["test_acc"].std(),
             trainable_params_mean=ok["trainable_params"].mean(),
             total_params_mean=ok["total_params"].mean(),
             layers_fixed_mean=ok["layers_fixed"].mean(),
@@ -48,10 +57,13 @@ def arm_table(study: Study, keys: list[str]) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows)
     base = table[table["method"] == "baseline"]
-    reference = dict(zip(_setup_key(base, setup), base["trainable_params_mean"]))
+    reference = dict(zip(_setup_key(base, setup), base["trainable_params_mean"], strict=True))
     ref = _setup_key(table, setup).map(reference).astype(float)
-    table.insert(table.columns.get_loc("total_params_mean") + 1, "params_reduction_pct",
-                 100 * (1 - table["trainable_params_mean"] / ref))
+    table.insert(
+        table.columns.get_loc("total_params_mean") + 1,
+        "params_reduction_pct",
+        100 * (1 - table["trainable_params_mean"] / ref),
+    )
     # Baseline first, then arms in key order.
     table = table.sort_values("method", key=lambda s: s != "baseline", kind="stable")
     return table.reset_index(drop=True)
@@ -89,10 +101,16 @@ def etf_vs_freeze(studies: list[Study]) -> pd.DataFrame:
         setup = varying(final, SETUP_FIELDS)
         for values, g in final.groupby(setup + ["layers_fixed", "arm"], dropna=False):
             values = values if isinstance(values, tuple) else (values,)
-            row = {"study": study.name, **dict(zip(setup + ["layers_fixed", "arm"], values))}
-            row.update(n=len(g), test_acc_mean=100 * g["test_acc"].mean(),
-                       test_acc_std=100 * g["test_acc"].std(),
-                       train_acc_mean=100 * g["train_acc"].mean())
+            row = {
+                "study": study.name,
+                **dict(zip(setup + ["layers_fixed", "arm"], values, strict=True)),
+            }
+            row.update(
+                n=len(g),
+                test_acc_mean=100 * g["test_acc"].mean(),
+                test_acc_std=100 * g["test_acc"].std(),
+                train_acc_mean=100 * g["train_acc"].mean(),
+            )
             rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
@@ -119,7 +137,10 @@ def _cell(value) -> str:
 
 
 INTEGER_COLUMNS = {"trainable_params_mean": "trainable params", "total_params_mean": "total params"}
-DECIMAL_COLUMNS = {"params_reduction_pct": "params reduction (%)", "layers_fixed_mean": "layers fixed"}
+DECIMAL_COLUMNS = {
+    "params_reduction_pct": "params reduction (%)",
+    "layers_fixed_mean": "layers fixed",
+}
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -134,7 +155,9 @@ def markdown(table: pd.DataFrame) -> str:
         if col.endswith("_acc_mean"):
             name = col.removesuffix("_mean")
             std = table[f"{name}_std"] if f"{name}_std" in table else [np.nan] * len(table)
-            shown[f"{name.replace('_', ' ')} (%)"] = [_pm(m, s) for m, s in zip(table[col], std)]
+            shown[f"{name.replace('_', ' ')} (%)"] = [
+                _pm(m, s) for m, s in zip(table[col], std, strict=True)
+            ]
         elif col in INTEGER_COLUMNS:
             shown[INTEGER_COLUMNS[col]] = ["—" if np.isnan(v) else f"{v:,.0f}" for v in table[col]]
         elif col in DECIMAL_COLUMNS:
@@ -143,7 +166,7 @@ def markdown(table: pd.DataFrame) -> str:
             shown[col] = [_cell(v) for v in table[col]]
     header = "| " + " | ".join(shown) + " |"
     rule = "|" + "|".join("---" for _ in shown) + "|"
-    body = ["| " + " | ".join(r) + " |" for r in zip(*shown.values())]
+    body = ["| " + " | ".join(r) + " |" for r in zip(*shown.values(), strict=True)]
     return "\n".join([header, rule, *body]) + "\n"
 
 

@@ -10,8 +10,20 @@ from nc_core.records import CONFIG_COLUMNS
 
 # Config fields that describe the ETF policy, not the network or the training it is compared in.
 # Baseline rows carry defaults here that mean nothing, so they are blanked for grouping.
-POLICY_FIELDS = ["policy", "eps", "kind", "mode", "patience", "min_epoch", "max_fixed",
-                 "fix_from", "etf_blocks", "etf_linears", "eval_every", "nc_samples"]
+POLICY_FIELDS = [
+    "policy",
+    "eps",
+    "kind",
+    "mode",
+    "patience",
+    "min_epoch",
+    "max_fixed",
+    "fix_from",
+    "etf_blocks",
+    "etf_linears",
+    "eval_every",
+    "nc_samples",
+]
 RUN_FIELDS = ["seed", "device"]  # repeat or placement of a run: never a grouping key
 SETUP_FIELDS = [c for c in CONFIG_COLUMNS if c not in POLICY_FIELDS + RUN_FIELDS]
 METHODS = {"adaptive": "Adaptive-ETF", "static": "StaticETF"}
@@ -19,8 +31,12 @@ METHODS = {"adaptive": "Adaptive-ETF", "static": "StaticETF"}
 
 def final_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Each trial's last epoch row (its final values); one row per trial_id."""
-    return (df.sort_values(["trial_id", "epoch"]).groupby("trial_id", sort=False).tail(1)
-            .reset_index(drop=True))
+    return (
+        df.sort_values(["trial_id", "epoch"])
+        .groupby("trial_id", sort=False)
+        .tail(1)
+        .reset_index(drop=True)
+    )
 
 
 def is_baseline(df: pd.DataFrame) -> pd.Series:
@@ -69,9 +85,16 @@ def fix_epochs(layers: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     if len(layers):
         last = layers[layers["epoch"] == layers.groupby("trial_id")["epoch"].transform("max")]
         fixed = last[last["fixed_epoch"] >= 0]
-        rows.append(pd.DataFrame({"trial_id": fixed["trial_id"], "layer": fixed["layer"],
-                                  "layer_index": fixed["layer_index"],
-                                  "epoch": fixed["fixed_epoch"]}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "trial_id": fixed["trial_id"],
+                    "layer": fixed["layer"],
+                    "layer_index": fixed["layer_index"],
+                    "epoch": fixed["fixed_epoch"],
+                }
+            )
+        )
     seen = set(layers["trial_id"]) if len(layers) else set()
     rest = epochs[~epochs["trial_id"].isin(seen)].sort_values(["trial_id", "epoch"])
     first: dict[tuple[str, str], int] = {}
@@ -79,8 +102,14 @@ def fix_epochs(layers: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
         for name in filter(None, str(names or "").split(",")):
             first.setdefault((trial, name), epoch)
     if first:
-        rows.append(pd.DataFrame([{"trial_id": t, "layer": n, "layer_index": np.nan, "epoch": e}
-                                  for (t, n), e in first.items()]))
+        rows.append(
+            pd.DataFrame(
+                [
+                    {"trial_id": t, "layer": n, "layer_index": np.nan, "epoch": e}
+                    for (t, n), e in first.items()
+                ]
+            )
+        )
     if not rows:
         return pd.DataFrame(columns=["trial_id", "layer", "layer_index", "epoch"])
     return pd.concat(rows, ignore_index=True)
@@ -93,13 +122,14 @@ def fix_schedule(fixes: pd.DataFrame, trial_ids: list[str]) -> str:
     if sub.empty:
         return ""
     n = len(set(trial_ids))
-    per = sub.groupby("layer").agg(epoch=("epoch", "median"), k=("trial_id", "nunique"),
-                                   index=("layer_index", "first"))
+    per = sub.groupby("layer").agg(
+        epoch=("epoch", "median"), k=("trial_id", "nunique"), index=("layer_index", "first")
+    )
     per = per.sort_values(["epoch", "index"], ascending=[True, False])
     parts = []
     for layer, row in per.iterrows():
         part = f"{layer}@{row['epoch']:g}"
-        parts.append(part if row["k"] == n else f"{part} ({row['k']}/{n})")
+        parts.append(part if row["k"] == n else f"{part} ({int(row['k'])}/{n})")
     return ", ".join(parts)
 
 
@@ -120,7 +150,7 @@ def representative_arm(final: pd.DataFrame, *, eps: float = 0.1, kind: str = "ca
     adaptive = final[(final["policy"] == "adaptive") & (final["status"] == "ok")]
     if adaptive.empty:
         return None
-    arms = sorted(set(zip(adaptive["eps"].astype(float), adaptive["kind"])))
+    arms = sorted(set(zip(adaptive["eps"].astype(float), adaptive["kind"], strict=True)))
     match = [a for a in arms if np.isclose(a[0], eps) and a[1] == kind]
     return match[0] if match else arms[0]
 

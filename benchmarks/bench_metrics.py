@@ -30,7 +30,7 @@ def median_seconds(fns: list[Callable[[], object]], *, repeats: int,
             fn()
     times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, ts in zip(fns, times):
+        for fn, ts in zip(fns, times, strict=True):
             start = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - start)

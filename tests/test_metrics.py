@@ -46,12 +46,13 @@ def uneven_data(seed: int = 0):
     assert set(y.tolist()) == set(range(K))
     X = centres[y] + rng.normal(size=(y.size, D)) * (1 + y[:, None])
     bounds = np.cumsum([0] + BATCH_SIZES)
-    batches = [(X[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    batches = [(X[a:b], y[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     return X, y, batches
 
 
 def numpy_reference(X: np.ndarray, y: np.ndarray, num_classes: int):
-    """One shot in float64: counts, class means, Sigma_W, Sigma_B (about the mean of means), mu_G."""
+    """One shot in float64: counts, class means, Sigma_W, Sigma_B (about the mean of the class
+    means, as nc_core.metrics defines it), and the global mean mu_G over all samples."""
     counts = np.array([(y == c).sum() for c in range(num_classes)])
     M = np.stack([np.mean(X[y == c], axis=0) for c in range(num_classes)])
     scatter = sum(np.cov(X[y == c], rowvar=False, bias=True) * counts[c]
@@ -148,7 +149,7 @@ def brute_ncc(X: np.ndarray, M: np.ndarray) -> list:
     for x in X:
         best, best_c = math.inf, -1
         for c, m in enumerate(M):
-            d = sum((float(a) - float(b)) ** 2 for a, b in zip(x, m))
+            d = sum((float(a) - float(b)) ** 2 for a, b in zip(x, m, strict=True))
             if d < best:
                 best, best_c = d, c
         preds.append(best_c)
@@ -164,7 +165,8 @@ def test_ncc_accuracy_equals_a_brute_force_double_loop():
     expected = np.mean(np.array(preds) == y)
     assert 0 < expected < 1
     torch.testing.assert_close(ncc_predict(torch.tensor(X), torch.tensor(M)), torch.tensor(preds))
-    assert ncc_accuracy(torch.tensor(X), torch.tensor(y), torch.tensor(M)) == pytest.approx(expected)
+    acc = ncc_accuracy(torch.tensor(X), torch.tensor(y), torch.tensor(M))
+    assert acc == pytest.approx(expected)
     # float32 features against float64 means
     acc32 = ncc_accuracy(torch.tensor(X, dtype=torch.float32), torch.tensor(y), torch.tensor(M))
     assert acc32 == pytest.approx(expected)
@@ -186,7 +188,8 @@ def test_nc1_is_zero_for_perfectly_collapsed_features():
 
 
 def closed_form_nc1(s2: float, M: np.ndarray) -> float:
-    """Sigma_W = s^2 I: Tr(Sigma_W Sigma_B^+)/K = s^2 sum over nonzero eigenvalues of 1/lambda, / K."""
+    """Sigma_W = s^2 I: Tr(Sigma_W Sigma_B^+) / K = s^2 (sum of 1/lambda over the nonzero
+    eigenvalues lambda of Sigma_B) / K."""
     lam = np.linalg.eigvalsh(np.cov(M, rowvar=False, bias=True))
     nonzero = lam[lam > 1e-10 * lam.max()]
     assert nonzero.size == M.shape[0] - 1
@@ -285,7 +288,7 @@ def test_nc4_mismatch_equals_a_brute_force_count():
     logits = rng.normal(size=(50, 4))
     ncc = brute_ncc(X, M)
     argmax = [max(range(4), key=lambda c, row=row: row[c]) for row in logits]
-    expected = sum(a != b for a, b in zip(argmax, ncc)) / 50
+    expected = sum(a != b for a, b in zip(argmax, ncc, strict=True)) / 50
     assert 0 < expected < 1
     got = nc4_mismatch(torch.tensor(logits), torch.tensor(X), torch.tensor(M))
     assert got == pytest.approx(expected)

@@ -1,0 +1,441 @@
+"""Ray Tune and Optuna behind one small interface: the only module of nc_core that imports them.
+
+A study script builds a `StudySpec` (its name, a base `RunConfig`, and either an explicit list of
+trials or a search space) and calls `run_study(spec, opts)`. That runs every trial as a Tune trial
+of `trainable`, resumes an interrupted study when the same command runs again, and exports the
+two tables of `nc_core.records` to `<results>/<study>/{epochs,layers}.parquet` (docs/STUDIES.md).
+
+Faults: a trial reports every epoch and checkpoints its `TrainState` every `checkpoint_every`
+epochs and at its last; `FailureConfig` restarts a crashed trial from its last checkpoint, and
+`Tuner.restore` continues an interrupted study. That checkpoint holds one record per epoch of the
+lineage that survived, so the export reads records from it, not from the reported metrics (which
+repeat epochs after a restore); only epochs reported after the last checkpoint come from metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.fs
+import ray
+import torch
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from nc_core.config import PRESETS, RunConfig, preset
+from nc_core.data import LOCAL_DIR
+from nc_core.records import EpochRecord, to_frames, write_parquet_atomic
+from nc_core.state import load_state, save_state
+from nc_core.train import train
+
+CONFIG_FIELDS = {f.name: f for f in fields(RunConfig)}
+TRIAL_KEY = "trial"  # grid studies: param_space[TRIAL_KEY] = tune.grid_search([overrides, ...])
+EVERY_KEY = "_checkpoint_every"  # param keys outside RunConfig start with "_"
+FAIL_KEY = "_fail_at_epoch"  # testing: the first attempt raises InjectedFailure at this epoch
+STATE_FILE, META_FILE, SPEC_FILE = "state.pt", "meta.json", "nc_study.json"
+SCALARS = [f.name for f in fields(EpochRecord) if f.name not in ("layers", "fixed_layers")]
+DISTRIBUTIONS = {"uniform": tune.uniform, "loguniform": tune.loguniform, "choice": tune.choice}
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by `trainable` at `_fail_at_epoch` on a trial's first attempt (crash tests)."""
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """One study: a grid of explicit trials, or a search space sampled `num_samples` times.
+
+    `trials`: each trial's overrides of `base` (RunConfig fields). `space`: field -> (distribution,
+    *args) with distribution one of `DISTRIBUTIONS`, e.g. {"eps": ("loguniform", 0.01, 0.3)},
+    searched by Optuna for `objectives` ((metric, "max" | "min"), ...) of the last epoch.
+    """
+
+    name: str
+    base: RunConfig
+    trials: tuple[dict, ...] = ()
+    space: dict[str, tuple] = field(default_factory=dict)
+    num_samples: int = 0
+    objectives: tuple[tuple[str, str], ...] = (("test_acc", "max"),)
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"StudySpec.name={self.name!r}: use letters, digits, '_' and '-'")
+        if bool(self.trials) == bool(self.space):
+            raise ValueError(f"StudySpec {self.name!r}: give either `trials` or `space`, not both "
+                             "or neither")
+        for i, overrides in enumerate(self.trials):
+            unknown = set(overrides) - set(CONFIG_FIELDS)
+            if unknown:
+                raise ValueError(f"StudySpec {self.name!r} trial {i}: {sorted(unknown)} are not "
+                                 "RunConfig fields")
+            self.base.replace(**overrides).validate()
+        for key, (dist, *_) in self.space.items():
+            if key not in CONFIG_FIELDS or dist not in DISTRIBUTIONS:
+                raise ValueError(f"StudySpec {self.name!r} space[{key!r}]: expected a RunConfig "
+                                 f"field and a distribution in {tuple(DISTRIBUTIONS)}")
+        if self.space and self.num_samples < 1:
+            raise ValueError(f"StudySpec.num_samples={self.num_samples}: a search needs >= 1")
+        for metric, mode in self.objectives:
+            if metric not in SCALARS or mode not in ("max", "min"):
+                raise ValueError(f"StudySpec objective ({metric!r}, {mode!r}): expected an "
+                                 f"EpochRecord scalar {SCALARS} and 'max' or 'min'")
+        self.base.validate()
+
+    def configs(self) -> list[RunConfig]:
+        """The RunConfig of every grid trial, in order."""
+        return [self.base.replace(**overrides) for overrides in self.trials]
+
+    def describe(self) -> dict:
+        """What identifies the study: rerunning with the same description resumes it."""
+        return {"name": self.name, "base": self.base.to_dict(),
+                "trials": [dict(t) for t in self.trials],
+                "space": {k: list(v) for k, v in self.space.items()},
+                "num_samples": self.num_samples, "objectives": [list(o) for o in self.objectives]}
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """How and where a study runs; the command line of every study (`add_study_args`)."""
+
+    address: str | None = None  # None: start a local Ray in-process; "auto": join a cluster
+    storage: str = "results/ray"  # Tune's experiments: a path, shared path or cloud URI
+    results: str = "results"  # where <study>/epochs.parquet and layers.parquet go
+    num_cpus: int | None = None  # CPUs of a local Ray (None: all)
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float | None = None  # None: 1 when the cluster has a GPU, else 0
+    max_concurrent: int | None = None
+    scheduler: str = "none"  # "asha": stop trials whose test accuracy lags, early
+    max_failures: int = 2
+    checkpoint_every: int = 1
+    fail_at_epoch: int | None = None
+    export_only: bool = False
+    seed: int = 0  # the search's sampler seed
+    verbose: int = 1
+
+
+# ---------------------------------------------------------------------------- one trial
+
+
+def trainable(config: dict) -> None:
+    """Tune function trainable: one `train` run, resumed from Tune's checkpoint when it has one."""
+    cfg = run_config_of(config)
+    every, fail_at = config.get(EVERY_KEY) or 1, config.get(FAIL_KEY)
+    cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
+    torch.set_num_threads(max(1, int(cpus)))
+    restored = tune.get_checkpoint()
+    state = None
+    if restored is not None:
+        with restored.as_directory() as d:
+            state = load_state(Path(d) / STATE_FILE)
+
+    def on_epoch(record: EpochRecord, st) -> None:
+        if restored is None and record.epoch == fail_at:
+            raise InjectedFailure(f"injected failure at epoch {fail_at} (first attempt only)")
+        if st.status != "ok":
+            status = st.status  # "diverged": train stops after this epoch
+        else:
+            status = "ok" if record.epoch == cfg.epochs else "running"
+        _report(record, status, st if status != "running" or record.epoch % every == 0 else None)
+
+    train(cfg, on_epoch=on_epoch, state=state)
+
+
+def _report(record: EpochRecord, status: str, state=None) -> None:
+    metrics = {k: getattr(record, k) for k in SCALARS}
+    metrics.update(layers_fixed=len(record.fixed_layers),
+                   fixed_layers=",".join(record.fixed_layers), status=status)
+    if state is None:
+        tune.report(metrics)
+        return
+    with tempfile.TemporaryDirectory() as d:
+        save_state(state, Path(d) / STATE_FILE)
+        (Path(d) / META_FILE).write_text(json.dumps({"epoch": record.epoch, "status": status}))
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+
+
+def run_config_of(config: dict) -> RunConfig:
+    """The RunConfig of a trial's Tune config (flat fields, with grid overrides under TRIAL_KEY)."""
+    params = {**config, **config.get(TRIAL_KEY, {})}
+    return RunConfig(**{k: params[k] for k in CONFIG_FIELDS if k in params}).validate()
+
+
+# ---------------------------------------------------------------------------- a whole study
+
+
+def experiment_path(spec: StudySpec, opts: StudyOptions) -> str:
+    """Tune's experiment directory (or URI): <storage>/<study name>."""
+    return f"{_storage(opts).rstrip('/')}/{spec.name}"
+
+
+def run_study(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run (or resume) the study, then export and return its (epochs, layers) tables."""
+    if opts.export_only:
+        return export(spec, opts)
+    path = experiment_path(spec, opts)
+    _claim(spec, path)
+    # With num_to_keep, Tune snapshots the experiment whenever checkpoints are deleted (so a
+    # resume never points at a deleted one); with short epochs it warns about that, needlessly.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    started = _init_ray(opts)
+    try:
+        gpus = opts.gpus_per_trial
+        if gpus is None:
+            gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        fn = tune.with_resources(trainable, {"cpu": opts.cpus_per_trial, "gpu": gpus})
+        print(f"study {spec.name}: {path}; each trial {opts.cpus_per_trial} CPU, {gpus} GPU")
+        if tune.Tuner.can_restore(path):
+            print(f"study {spec.name}: resuming (finished trials are kept)")
+            tuner = tune.Tuner.restore(path, fn, resume_unfinished=True, resume_errored=True)
+        else:
+            tuner = tune.Tuner(fn, param_space=_param_space(spec, opts),
+                               tune_config=_tune_config(spec, opts), run_config=tune.RunConfig(
+                                   name=spec.name, storage_path=_storage(opts),
+                                   failure_config=tune.FailureConfig(max_failures=opts.max_failures),
+                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                                   verbose=opts.verbose))
+        tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()
+    return export(spec, opts)
+
+
+def _param_space(spec: StudySpec, opts: StudyOptions) -> dict:
+    space = {**spec.base.to_dict(), EVERY_KEY: opts.checkpoint_every, FAIL_KEY: opts.fail_at_epoch}
+    if spec.trials:
+        return {**space, TRIAL_KEY: tune.grid_search([dict(t) for t in spec.trials])}
+    return {**space, **{k: DISTRIBUTIONS[d](*args) for k, (d, *args) in spec.space.items()}}
+
+
+def _tune_config(spec: StudySpec, opts: StudyOptions) -> tune.TuneConfig:
+    searcher = scheduler = None
+    if spec.space:
+        metrics, modes = [list(x) for x in zip(*spec.objectives, strict=True)]
+        searcher = OptunaSearch(metric=metrics if len(metrics) > 1 else metrics[0],
+                                mode=modes if len(modes) > 1 else modes[0], seed=opts.seed)
+    if opts.scheduler == "asha":
+        metric, mode = spec.objectives[0]
+        scheduler = ASHAScheduler(metric=metric, mode=mode, max_t=spec.base.epochs,
+                                  grace_period=max(1, spec.base.epochs // 4))
+    return tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
+                           num_samples=spec.num_samples if spec.space else 1,
+                           max_concurrent_trials=opts.max_concurrent,
+                           reuse_actors=True,  # a new trial skips the imports: ~3 s each
+                           trial_dirname_creator=_trial_dirname)
+
+
+def _trial_dirname(trial) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def _storage(opts: StudyOptions) -> str:
+    return opts.storage if "://" in opts.storage else str(Path(opts.storage).resolve())
+
+
+def _claim(spec: StudySpec, path: str) -> None:
+    """Record which study owns `path`; refuse to resume a different study there."""
+    fs, root = pyarrow.fs.FileSystem.from_uri(path)
+    marker = f"{root}/{SPEC_FILE}"
+    mine = json.dumps(spec.describe(), sort_keys=True, indent=1)
+    if fs.get_file_info(marker).type == pyarrow.fs.FileType.File:
+        with fs.open_input_stream(marker) as f:
+            theirs = f.read().decode()
+        if json.loads(theirs) != json.loads(mine):
+            raise ValueError(f"{path} holds a different study (other trials, grid or base "
+                             f"config; see {marker}). Rerun with the original arguments to "
+                             "resume it, or pass another --storage or --name.")
+        return
+    fs.create_dir(root, recursive=True)
+    with fs.open_output_stream(marker) as f:
+        f.write(mine.encode())
+
+
+def _init_ray(opts: StudyOptions) -> bool:
+    """Start or join Ray unless this process already did; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    env = {}
+    if os.environ.get("NC_DATA_DIR"):  # trials run in their own directories: pass data paths on
+        env["NC_DATA_DIR"] = os.environ["NC_DATA_DIR"]
+    elif (Path.cwd() / LOCAL_DIR).is_dir():
+        env["NC_DATA_DIR"] = str((Path.cwd() / LOCAL_DIR).resolve())
+    runtime_env = {"env_vars": env} if env else None
+    if opts.address in (None, "", "local"):
+        ray.init(address="local", num_cpus=opts.num_cpus, include_dashboard=False,
+                 runtime_env=runtime_env)
+    else:
+        ray.init(address=opts.address, runtime_env=runtime_env)
+    return True
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def export(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rebuild and atomically write <results>/<study>/{epochs,layers}.parquet from storage."""
+    path = experiment_path(spec, opts)
+    if not tune.Tuner.can_restore(path):
+        raise FileNotFoundError(f"no stored study at {path}: run it first (without "
+                                "--export-only), or pass the --storage and --name it ran with")
+    analysis = tune.ExperimentAnalysis(path)
+    history = analysis.trial_dataframes
+    frames = [_trial_frames(analysis, trial, history.get(trial.trial_id), spec.name)
+              for trial in analysis.trials]
+    epochs = pd.concat([e for e, _ in frames], ignore_index=True)
+    layers = pd.concat([lay for _, lay in frames], ignore_index=True)
+    epochs = epochs.drop_duplicates(["trial_id", "epoch"], keep="last", ignore_index=True)
+    layers = layers.drop_duplicates(["trial_id", "epoch", "layer"], keep="last",
+                                    ignore_index=True)
+    out = Path(opts.results) / spec.name
+    write_parquet_atomic(epochs, out / "epochs.parquet")
+    write_parquet_atomic(layers, out / "layers.parquet")
+    print(f"study {spec.name}: {epochs.trial_id.nunique()} trials, {len(epochs)} epoch rows, "
+          f"{len(layers)} layer rows -> {out}")
+    return epochs, layers
+
+
+def _trial_frames(analysis, trial, history: pd.DataFrame | None, study: str):
+    """One trial's tables: records of its last checkpoint, then any epochs reported after it."""
+    records, status = [], None
+    checkpoint = analysis.get_last_checkpoint(trial)
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            records = list(load_state(Path(d) / STATE_FILE).records)
+            status = json.loads((Path(d) / META_FILE).read_text())["status"]
+    if history is not None and "epoch" in history:
+        done = records[-1].epoch if records else 0
+        later = history[history["epoch"] > done].drop_duplicates("epoch", keep="last")
+        records += [_record_from_metrics(row) for row in later.to_dict("records")]
+        if len(history):
+            status = history["status"].iloc[-1]
+    status = _final_status(trial.status, status, records)
+    return to_frames(records, run_config_of(trial.config), study=study,
+                     trial_id=trial.trial_id, status=status)
+
+
+def _record_from_metrics(row: dict) -> EpochRecord:
+    """An EpochRecord rebuilt from reported metrics (scalars only: no layer measures)."""
+    fixed = row.get("fixed_layers")
+    return EpochRecord(**{k: row[k] for k in SCALARS},
+                       fixed_layers=fixed.split(",") if isinstance(fixed, str) and fixed else [])
+
+
+def _final_status(trial_status: str, reported: str | None, records: list[EpochRecord]) -> str:
+    """ok / diverged (from train), error (failed max_failures + 1 times), stopped (by the
+    scheduler), incomplete (not finished yet: interrupted, or still running)."""
+    if reported == "diverged" or any(not math.isfinite(r.train_loss) for r in records):
+        return "diverged"
+    if reported == "ok":
+        return "ok"
+    return {"ERROR": "error", "TERMINATED": "stopped"}.get(trial_status, "incomplete")
+
+
+def final_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
+    """The last epoch row of every trial."""
+    return epochs.groupby("trial_id", sort=False).tail(1).reset_index(drop=True)
+
+
+def pareto_front(df: pd.DataFrame, objectives: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """Rows of `df` that no other row dominates (>= on every objective, > on one)."""
+    signs = [1.0 if mode == "max" else -1.0 for _, mode in objectives]
+    values = df[[m for m, _ in objectives]].to_numpy(float) * signs  # (N, M), larger is better
+    keep = [not any((values[j] >= values[i]).all() and (values[j] > values[i]).any()
+                    for j in range(len(values))) for i in range(len(values))]
+    return df[keep].sort_values(objectives[0][0], ascending=objectives[0][1] == "min")
+
+
+def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write `df` as CSV through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
+    """The options every study shares (README: "Running studies")."""
+    a = parser.add_argument
+    a("--preset", choices=("smoke", "quick", "paper"), default="quick",
+      help="smoke: < 2 min on 2 CPUs (CI); quick: about an hour on a CPU; paper: GPUs")
+    a("--seeds", type=int, nargs="+", help="seeds to run (default: per preset)")
+    a("--name", default=name, help="study name: the Tune experiment and results/<name>/")
+    a("--dataset", choices=("fashion_mnist", "synthetic"), help="override the preset's dataset")
+    a("--set", action="append", default=[], metavar="FIELD=VALUE",
+      help="override any RunConfig field of the preset, e.g. --set epochs=10 (repeatable)")
+    a("--address", help="Ray to use: default a new local one in-process; 'auto' joins a cluster")
+    a("--storage", default="results/ray", help="Tune storage: a path, shared path or s3:// URI")
+    a("--results", default="results", help="the Parquet tables go to RESULTS/<name>/")
+    a("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    a("--cpus-per-trial", type=float, default=1.0, help="CPUs (and torch threads) per trial")
+    a("--gpus-per-trial", type=float,
+      help="GPUs per trial, fractions share a GPU (default: 1 if the cluster has one, else 0)")
+    a("--max-concurrent", type=int, help="most trials running at once (default: as resources allow)")
+    a("--scheduler", choices=("none", "asha"), default="none",
+      help="asha: stop trials whose test accuracy lags early (their status is 'stopped')")
+    a("--max-failures", type=int, default=2, help="restarts of a crashed trial from its checkpoint")
+    a("--checkpoint-every", type=int, default=1, help="checkpoint the training state every N epochs")
+    a("--fail-at-epoch", type=int, help="testing: each trial's first attempt crashes at this epoch")
+    a("--export-only", action="store_true", help="rebuild the Parquet from storage; train nothing")
+    a("--verbose", type=int, default=1, choices=(0, 1, 2), help="Tune's console output")
+
+
+def options_from_args(args: argparse.Namespace, *, seed: int = 0) -> StudyOptions:
+    return StudyOptions(
+        address=args.address, storage=args.storage, results=args.results,
+        num_cpus=args.num_cpus, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
+        scheduler=args.scheduler, max_failures=args.max_failures,
+        checkpoint_every=args.checkpoint_every, fail_at_epoch=args.fail_at_epoch,
+        export_only=args.export_only, seed=seed, verbose=args.verbose)
+
+
+def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields) -> RunConfig:
+    """The preset `prefix + args.preset` with the study's fields, then --dataset and --set."""
+    name = prefix + args.preset
+    if name not in PRESETS:
+        raise ValueError(f"--preset {args.preset!r}: no preset {name!r}")
+    overrides = dict(study_fields)
+    if args.dataset:
+        overrides["dataset"] = args.dataset
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or key not in CONFIG_FIELDS:
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE with FIELD a RunConfig field")
+        overrides[key] = _parse_field(key, text)
+    return preset(name, **overrides)
+
+
+def _parse_field(key: str, text: str):
+    """`text` as the type of RunConfig.<key> ("none" gives None where the field allows it)."""
+    kind = str(CONFIG_FIELDS[key].type)
+    if text.lower() == "none" and "None" in kind:
+        return None
+    if kind.startswith("bool"):
+        if text.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"--set {key}={text!r}: expected true or false")
+        return text.lower() in ("true", "1")
+    for name, cast in (("int", int), ("float", float)):
+        if kind.startswith(name):
+            try:
+                return cast(text)
+            except ValueError:
+                raise ValueError(f"--set {key}={text!r}: expected {name}") from None
+    return text
