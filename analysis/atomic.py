@@ -3,28 +3,12 @@ so a crash or a second run never leaves a half-written table, figure or report."
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-
-def write_atomic(path: Path, write: Callable[[str], None]) -> Path:
-    """Call `write(tmp_path)`, then rename the temporary file to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+from nc_core.atomic import write_atomic
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from nc_core.atomic import write_atomic
 from nc_core.config import RunConfig
 
 
@@ -103,14 +103,4 @@ def to_frames(
 
 def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write `df` to `path` through a temporary file and a rename: never a half-written table."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))

@@ -8,12 +8,12 @@ same records as never stopping (tested).
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from nc_core.atomic import write_atomic
 from nc_core.records import EpochRecord
 
 STATE_VERSION = 1
@@ -41,18 +41,8 @@ class TrainState:
 
 def save_state(state: TrainState, path: str | os.PathLike) -> Path:
     """Write `state` atomically (a temp file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {**asdict(state), "version": STATE_VERSION}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_state(path: str | os.PathLike) -> TrainState:

@@ -67,10 +67,13 @@ def build_model(cfg: RunConfig, in_dim: int) -> nn.Module:
                adaptive_linears=cfg.etf_linears)
 
 
-def build_policy(cfg: RunConfig):
+def build_policy(cfg: RunConfig, model: nn.Module):
     if cfg.policy == "adaptive":
+        # On a ViT only blocks qualify (their feedforward is fixed); the MLP's classifier may be too.
+        layers = [n for n in model.nc_layers if n != model.classifier_name] \
+            if cfg.model == "vit" else None
         return AdaptiveETF(cfg.eps, patience=cfg.patience, mode=cfg.mode, kind=cfg.kind,
-                           min_epoch=cfg.min_epoch, max_fixed=cfg.max_fixed)
+                           layers=layers, min_epoch=cfg.min_epoch, max_fixed=cfg.max_fixed)
     if cfg.policy == "static":
         return StaticETF(cfg.fix_from, kind=cfg.kind)
     return NoFreeze(kind=cfg.kind)
@@ -134,7 +137,7 @@ class _Run:
         self.train, self.nc, self.test = (s.to(self.device) for s in (train, nc, test))
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, in_dim=train.x[0].numel()).to(self.device)
-        self.policy = build_policy(cfg)
+        self.policy = build_policy(cfg, self.model)
         self.fixed: dict[str, str] = {}
         self.fixed_layers: dict[str, int] = {}
         if state is None:
