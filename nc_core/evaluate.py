@@ -17,7 +17,7 @@ from torch import nn
 from nc_core import metrics
 from nc_core.data import Split, batches
 from nc_core.records import LayerRecord
-from nc_core.taps import LayerTap, _eval_mode, layer_stats
+from nc_core.taps import LayerTap, eval_mode, layer_stats
 
 EVAL_BATCH = 2000
 
@@ -31,7 +31,7 @@ def _ncc_pass(model: nn.Module, split: Split, means: dict[str, torch.Tensor], pe
     loss = torch.zeros((), device=split.x.device)
     hits = torch.zeros((), device=split.x.device)
     reduce = getattr(model, "nc_reduce", None)
-    with _eval_mode(model), LayerTap(model, [*names, penultimate], reduce=reduce) as tap:
+    with eval_mode(model), LayerTap(model, [*names, penultimate], reduce=reduce) as tap:
         for x, y in batches(split, EVAL_BATCH, shuffle=False):
             with autocast():
                 logits = model(x)  # (B, K)
@@ -56,7 +56,7 @@ def evaluate(model: nn.Module, nc_split: Split, test: Split, *, num_classes: int
     reduce = getattr(model, "nc_reduce", None)
     with autocast():
         stats = layer_stats(model, batches(nc_split, EVAL_BATCH, shuffle=False), [*names, penult],
-                            num_classes, reduce=reduce)
+                            num_classes, reduce=reduce, covariance=names)
     means = {n: s.means() for n, s in stats.items()}  # each (K, D)
     train = _ncc_pass(model, nc_split, means, penult, autocast)
     test_ = _ncc_pass(model, test, means, penult, autocast)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 import torch
 from torch import nn
@@ -54,7 +54,7 @@ class LayerTap:
         self._handles.clear()
 
 
-class _eval_mode:
+class eval_mode:
     """Eval mode and no_grad for a pass, each module's previous training flag restored afterwards.
 
     Flags are kept per module: `model.train(flag)` would also flip sub-modules deliberately kept
@@ -78,18 +78,22 @@ class _eval_mode:
 
 def layer_stats(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                 names: Iterable[str], num_classes: int, *, reduce: Reduce | None = None,
-                covariance: bool = True) -> dict[str, ClassStats]:
-    """One streaming pass: per named layer, the ClassStats of its outputs over `batches`."""
+                covariance: bool | Collection[str] = True) -> dict[str, ClassStats]:
+    """One streaming pass: per named layer, the ClassStats of its outputs over `batches`.
+
+    `covariance`: for all layers (True), none (False) or the named ones (a collection).
+    """
     stats: dict[str, ClassStats] = {}
     labels: list[torch.Tensor] = []
 
     def consume(name: str, features: torch.Tensor) -> None:
         if name not in stats:
+            cov = covariance if isinstance(covariance, bool) else name in covariance
             stats[name] = ClassStats(num_classes, features.shape[1], device=features.device,
-                                     covariance=covariance)
+                                     covariance=cov)
         stats[name].update(features, labels[0])
 
-    with _eval_mode(model), LayerTap(model, names, reduce=reduce, consumer=consume):
+    with eval_mode(model), LayerTap(model, names, reduce=reduce, consumer=consume):
         for x, y in batches:
             labels[:] = [y]
             model(x)
@@ -108,7 +112,7 @@ def layer_ncc_accuracy(model: nn.Module, batches: Iterable[tuple[torch.Tensor, t
     def consume(name: str, features: torch.Tensor) -> None:
         correct[name] += int((ncc_predict(features, means[name]) == labels[0]).sum())
 
-    with _eval_mode(model), LayerTap(model, names, reduce=reduce, consumer=consume):
+    with eval_mode(model), LayerTap(model, names, reduce=reduce, consumer=consume):
         for x, y in batches:
             labels[:] = [y.to(x.device)]
             total[0] += y.shape[0]
