@@ -22,8 +22,7 @@ import torch
 from nc_core.metrics import ClassStats
 
 
-def median_seconds(fns: list[Callable[[], object]], *, repeats: int,
-                   warmup: int) -> list[float]:
+def median_seconds(fns: list[Callable[[], object]], *, repeats: int, warmup: int) -> list[float]:
     """Median wall time of each of `fns`, run interleaved so load drift hits all alike."""
     for _ in range(warmup):
         for fn in fns:
@@ -45,11 +44,15 @@ def bench(B: int, D: int, K: int, input_dtype: torch.dtype, *, repeats: int, war
     stats = ClassStats(K, D)
     t_update, t_matmul = median_seconds(
         [lambda: stats.update(X, y), lambda: X64.T @ X64],  # the matmul: (D, D)
-        repeats=repeats, warmup=warmup)
+        repeats=repeats,
+        warmup=warmup,
+    )
     ratio = t_update / t_matmul
     name = str(input_dtype).removeprefix("torch.")
-    print(f"{name:>8} in, float64 acc | update {t_update * 1e3:8.2f} ms | "
-          f"matmul ({D}x{B})@({B}x{D}) f64 {t_matmul * 1e3:8.2f} ms | ratio {ratio:5.2f}")
+    print(
+        f"{name:>8} in, float64 acc | update {t_update * 1e3:8.2f} ms | "
+        f"matmul ({D}x{B})@({B}x{D}) f64 {t_matmul * 1e3:8.2f} ms | ratio {ratio:5.2f}"
+    )
     return ratio
 
 
@@ -61,10 +64,14 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=10)
     args = parser.parse_args()
     repeats, warmup = (5, 1) if args.quick else (15, 3)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"B={args.batch} D={args.dim} K={args.classes}, median of {repeats}")
-    ratios = [bench(args.batch, args.dim, args.classes, dtype, repeats=repeats, warmup=warmup)
-              for dtype in (torch.float64, torch.float32)]
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"B={args.batch} D={args.dim} K={args.classes}, median of {repeats}"
+    )
+    ratios = [
+        bench(args.batch, args.dim, args.classes, dtype, repeats=repeats, warmup=warmup)
+        for dtype in (torch.float64, torch.float32)
+    ]
     print(f"max ratio {max(ratios):.2f} (target <= 2.5)")
 
 

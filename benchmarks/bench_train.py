@@ -37,12 +37,15 @@ def torchvision_loop_rate(run: _Run, max_batches: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "FashionMNIST" / "raw"
         raw.mkdir(parents=True)
-        for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                     "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        for name in (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        ):
             with gzip.open(Path(DEBIAN_DIR) / f"{name}.gz") as src, open(raw / name, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-        ds = datasets.FashionMNIST(tmp, train=True, download=False,
-                                   transform=transforms.ToTensor())
+        ds = datasets.FashionMNIST(tmp, train=True, download=False, transform=transforms.ToTensor())
         loader = torch.utils.data.DataLoader(ds, batch_size=128, shuffle=True)
         model, opt = run.model, run.opt
         model.train()
@@ -78,33 +81,41 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     cfg = preset("quick", epochs=1, device="cpu", **({"subset": 500} if args.quick else {}))
     run = _Run(cfg, None, None)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{len(run.train)} train samples, NC sample {len(run.nc)}, test {len(run.test)}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{len(run.train)} train samples, NC sample {len(run.nc)}, test {len(run.test)}"
+    )
 
     _, _, seconds = run.train_epoch()
     ours = len(run.train) / seconds
     theirs = torchvision_loop_rate(run, 40 if args.quick else 200)
-    print(f"1. ours {ours:,.0f} samples/s vs torchvision DataLoader {theirs:,.0f} samples/s: "
-          f"{ours / theirs:.2f}x (target >= 2.5x)")
+    print(
+        f"1. ours {ours:,.0f} samples/s vs torchvision DataLoader {theirs:,.0f} samples/s: "
+        f"{ours / theirs:.2f}x (target >= 2.5x)"
+    )
 
     start = time.perf_counter()
     evaluate(run.model, run.nc, run.test, num_classes=10, autocast=run.autocast)
     eval_s = time.perf_counter() - start
     full_epoch = 60000 / ours
-    print(f"2. NC evaluation {eval_s:.2f}s vs a full 60000-sample epoch {full_epoch:.2f}s: "
-          f"{eval_s / full_epoch:.0%} (target <= 25%)")
+    print(
+        f"2. NC evaluation {eval_s:.2f}s vs a full 60000-sample epoch {full_epoch:.2f}s: "
+        f"{eval_s / full_epoch:.0%} (target <= 25%)"
+    )
 
     steps = 20 if args.quick else 100
     step_time(run, 5)
     none_fixed = step_time(run, steps)
     hidden = [f"fc{i}" for i in range(1, cfg.depth)]
-    for name in hidden[len(hidden) // 2:]:
+    for name in hidden[len(hidden) // 2 :]:
         freeze_to_etf(run.model, name, kind="rotated")
     run.opt = build_optimizer(cfg, run.model)
     step_time(run, 5)
     half_fixed = step_time(run, steps)
-    print(f"3. step {half_fixed * 1e3:.2f} ms with {hidden[len(hidden) // 2:]} fixed vs "
-          f"{none_fixed * 1e3:.2f} ms none fixed: {half_fixed / none_fixed:.2f}x (target <= 0.9x)")
+    print(
+        f"3. step {half_fixed * 1e3:.2f} ms with {hidden[len(hidden) // 2 :]} fixed vs "
+        f"{none_fixed * 1e3:.2f} ms none fixed: {half_fixed / none_fixed:.2f}x (target <= 0.9x)"
+    )
 
 
 if __name__ == "__main__":

@@ -35,31 +35,50 @@ def _parser_for(field: dataclasses.Field):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nc_core.train", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m nc_core.train",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="base values")
     p.add_argument("--out", type=Path, default=None, help="Parquet file for the epoch records")
-    p.add_argument("--checkpoint", type=Path, default=None,
-                   help="training-state file: saved every epoch, resumed from when it exists")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="training-state file: saved every epoch, resumed from when it exists",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     for f in dataclasses.fields(RunConfig):
         base, parse = _parser_for(f)
         flag = "--" + f.name.replace("_", "-")
         if base is bool:
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                           default=None, help=f.metadata.get("help", ""))
+            p.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f.metadata.get("help", ""),
+            )
         else:
-            p.add_argument(flag, dest=f.name, type=parse, default=None,
-                           help=f.metadata.get("help", "") + f" (default from preset; base {f.default})")
+            p.add_argument(
+                flag,
+                dest=f.name,
+                type=parse,
+                default=None,
+                help=f.metadata.get("help", "") + f" (default from preset; base {f.default})",
+            )
     return p
 
 
 def progress_line(record, cfg: RunConfig) -> str:
     fixed = ",".join(record.fixed_layers) or "-"
     test = f"test {record.test_acc:6.2%}" if record.layers else "test   n/a "
-    return (f"epoch {record.epoch:3d}/{cfg.epochs}  loss {record.train_loss:.4f}  "
-            f"train {record.train_acc:6.2%}  {test}  trainable {record.trainable_params:,}  "
-            f"fixed {fixed}  ({record.epoch_seconds:.1f}s + eval {record.eval_seconds:.1f}s)")
+    return (
+        f"epoch {record.epoch:3d}/{cfg.epochs}  loss {record.train_loss:.4f}  "
+        f"train {record.train_acc:6.2%}  {test}  trainable {record.trainable_params:,}  "
+        f"fixed {fixed}  ({record.epoch_seconds:.1f}s + eval {record.eval_seconds:.1f}s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     from nc_core.train import train
 
     args = build_parser().parse_args(argv)
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)
-                 if getattr(args, f.name) is not None}
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(RunConfig)
+        if getattr(args, f.name) is not None
+    }
     try:
         cfg = preset(args.preset, **overrides)
     except (ValueError, TypeError) as err:
@@ -94,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         epochs, layers = to_frames(result.records, cfg, status=result.status)
         write_parquet_atomic(epochs, args.out)
         write_parquet_atomic(layers, args.out.with_suffix(".layers.parquet"))
-        print(f"wrote {args.out} ({len(epochs)} rows) and {args.out.with_suffix('.layers.parquet')}")
+        print(
+            f"wrote {args.out} ({len(epochs)} rows) and {args.out.with_suffix('.layers.parquet')}"
+        )
     return 0 if result.status == "ok" else 1
 
 

@@ -29,26 +29,38 @@ class RunConfig:
     model: str = field(default="mlp", metadata={"help": f"network: one of {MODELS}"})
     width: int = field(default=400, metadata={"help": "MLP hidden width"})
     depth: int = field(default=8, metadata={"help": "MLP linear layers in all (>= 2)"})
-    batch_norm: bool = field(default=True, metadata={"help": "MLP BatchNorm1d after each hidden linear"})
+    batch_norm: bool = field(
+        default=True, metadata={"help": "MLP BatchNorm1d after each hidden linear"}
+    )
     vit_dim: int = field(default=64, metadata={"help": "ViT token width"})
     vit_depth: int = field(default=6, metadata={"help": "ViT transformer blocks"})
-    vit_heads: int = field(default=4, metadata={"help": "ViT attention heads (must divide vit_dim)"})
+    vit_heads: int = field(
+        default=4, metadata={"help": "ViT attention heads (must divide vit_dim)"}
+    )
     vit_patch: int = field(default=7, metadata={"help": "ViT patch size (must divide 28)"})
     vit_mlp_ratio: int = field(default=2, metadata={"help": "ViT feedforward hidden = ratio * dim"})
     vit_dropout: float = field(default=0.0, metadata={"help": "ViT dropout probability"})
     etf_blocks: str = field(
         default="none",
-        metadata={"help": "ViT blocks whose feedforward is fixed from the start: none, all, "
-                  "last:N, first:N or a comma list of indices"},
+        metadata={
+            "help": "ViT blocks whose feedforward is fixed from the start: none, all, "
+            "last:N, first:N or a comma list of indices"
+        },
     )
-    etf_linears: str = field(default="both", metadata={"help": f"ViT feedforward linears to fix: {VIT_LINEARS}"})
+    etf_linears: str = field(
+        default="both", metadata={"help": f"ViT feedforward linears to fix: {VIT_LINEARS}"}
+    )
     # data
     dataset: str = field(default="fashion_mnist", metadata={"help": f"one of {DATASETS}"})
-    subset: int | None = field(default=None, metadata={"help": "first N train images per class (None: all)"})
+    subset: int | None = field(
+        default=None, metadata={"help": "first N train images per class (None: all)"}
+    )
     nc_samples: int | None = field(
         default=1000,
-        metadata={"help": "train images per class used for the NC statistics (None: all); "
-                  "a fixed stratified sample keeps an NC evaluation cheap"},
+        metadata={
+            "help": "train images per class used for the NC statistics (None: all); "
+            "a fixed stratified sample keeps an NC evaluation cheap"
+        },
     )
     # optimization
     epochs: int = field(default=30, metadata={"help": "training epochs"})
@@ -57,23 +69,47 @@ class RunConfig:
     lr: float = field(default=0.01, metadata={"help": "peak learning rate"})
     momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
     weight_decay: float = field(default=5e-4, metadata={"help": "weight decay"})
-    schedule: str = field(default="constant", metadata={"help": f"learning-rate schedule: {SCHEDULES}"})
-    warmup_epochs: int = field(default=0, metadata={"help": "linear warm-up epochs before the schedule"})
+    schedule: str = field(
+        default="constant", metadata={"help": f"learning-rate schedule: {SCHEDULES}"}
+    )
+    warmup_epochs: int = field(
+        default=0, metadata={"help": "linear warm-up epochs before the schedule"}
+    )
     # policy
     policy: str = field(default="none", metadata={"help": f"ETF policy: {POLICIES}"})
-    eps: float = field(default=0.1, metadata={"help": "Adaptive-ETF: NCC error threshold in [0, 1]"})
-    patience: int = field(default=5, metadata={"help": "Adaptive-ETF: consecutive evaluations <= eps"})
+    eps: float = field(
+        default=0.1, metadata={"help": "Adaptive-ETF: NCC error threshold in [0, 1]"}
+    )
+    patience: int = field(
+        default=5, metadata={"help": "Adaptive-ETF: consecutive evaluations <= eps"}
+    )
     mode: str = field(default="layer", metadata={"help": f"Adaptive-ETF: {MODES}"})
-    kind: str = field(default="canonical", metadata={"help": f"what a fixed layer becomes: {KINDS}"})
-    min_epoch: int = field(default=0, metadata={"help": "Adaptive-ETF: fix nothing before this epoch"})
-    max_fixed: int | None = field(default=None, metadata={"help": "Adaptive-ETF: fix at most this many layers"})
-    fix_from: int | None = field(default=None, metadata={"help": "StaticETF: fix layers with index >= this"})
+    kind: str = field(
+        default="canonical", metadata={"help": f"what a fixed layer becomes: {KINDS}"}
+    )
+    min_epoch: int = field(
+        default=0, metadata={"help": "Adaptive-ETF: fix nothing before this epoch"}
+    )
+    max_fixed: int | None = field(
+        default=None, metadata={"help": "Adaptive-ETF: fix at most this many layers"}
+    )
+    fix_from: int | None = field(
+        default=None, metadata={"help": "StaticETF: fix layers with index >= this"}
+    )
     # run
     seed: int = field(default=0, metadata={"help": "seed for weights, ETFs and batch order"})
-    device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, cuda:N"})
-    precision: str = field(default="fp32", metadata={"help": f"{PRECISIONS}; bf16 autocast on CUDA only"})
-    eval_every: int = field(default=1, metadata={"help": "measure NC every N epochs (and at the last)"})
-    num_classes: int = field(default=10, metadata={"help": "classes (synthetic data only; 10 otherwise)"})
+    device: str = field(
+        default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, cuda:N"}
+    )
+    precision: str = field(
+        default="fp32", metadata={"help": f"{PRECISIONS}; bf16 autocast on CUDA only"}
+    )
+    eval_every: int = field(
+        default=1, metadata={"help": "measure NC every N epochs (and at the last)"}
+    )
+    num_classes: int = field(
+        default=10, metadata={"help": "classes (synthetic data only; 10 otherwise)"}
+    )
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)
@@ -84,15 +120,34 @@ class RunConfig:
     def validate(self) -> RunConfig:
         """Raise ValueError naming the first invalid field; return self when all are valid."""
         choices = {
-            "model": MODELS, "dataset": DATASETS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
-            "policy": POLICIES, "kind": KINDS, "mode": MODES, "precision": PRECISIONS,
+            "model": MODELS,
+            "dataset": DATASETS,
+            "optimizer": OPTIMIZERS,
+            "schedule": SCHEDULES,
+            "policy": POLICIES,
+            "kind": KINDS,
+            "mode": MODES,
+            "precision": PRECISIONS,
             "etf_linears": VIT_LINEARS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"RunConfig.{name}={getattr(self, name)!r}: expected one of {allowed}")
-        positive = ("width", "epochs", "batch_size", "patience", "eval_every", "vit_dim",
-                    "vit_depth", "vit_heads", "vit_patch", "vit_mlp_ratio", "num_classes")
+                raise ValueError(
+                    f"RunConfig.{name}={getattr(self, name)!r}: expected one of {allowed}"
+                )
+        positive = (
+            "width",
+            "epochs",
+            "batch_size",
+            "patience",
+            "eval_every",
+            "vit_dim",
+            "vit_depth",
+            "vit_heads",
+            "vit_patch",
+            "vit_mlp_ratio",
+            "num_classes",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"RunConfig.{name}={getattr(self, name)}: must be >= 1")
@@ -112,7 +167,9 @@ class RunConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"RunConfig.{name}={getattr(self, name)}: must be >= 0")
         if self.dataset == "fashion_mnist" and self.num_classes != 10:
-            raise ValueError(f"RunConfig.num_classes={self.num_classes}: Fashion-MNIST has 10 classes")
+            raise ValueError(
+                f"RunConfig.num_classes={self.num_classes}: Fashion-MNIST has 10 classes"
+            )
         if self.model == "mlp" and self.width < self.num_classes and self.kind == "canonical":
             raise ValueError(
                 f"RunConfig.width={self.width}: a canonical ETF classifier needs width >= "
@@ -120,16 +177,23 @@ class RunConfig:
             )
         if self.policy == "static":
             if self.fix_from is None:
-                raise ValueError("RunConfig.fix_from=None: policy='static' needs the first fixed layer index")
+                raise ValueError(
+                    "RunConfig.fix_from=None: policy='static' needs the first fixed layer index"
+                )
         if self.model == "vit":
             if 28 % self.vit_patch:
-                raise ValueError(f"RunConfig.vit_patch={self.vit_patch}: must divide the image size 28")
+                raise ValueError(
+                    f"RunConfig.vit_patch={self.vit_patch}: must divide the image size 28"
+                )
             if self.vit_dim % self.vit_heads:
                 raise ValueError(
-                    f"RunConfig.vit_dim={self.vit_dim}: must be divisible by vit_heads={self.vit_heads}"
+                    f"RunConfig.vit_dim={self.vit_dim}: must be divisible by "
+                    f"vit_heads={self.vit_heads}"
                 )
         if self.model == "vit" and self.dataset == "synthetic":
-            raise ValueError("RunConfig.dataset='synthetic': the ViT needs images (use fashion_mnist)")
+            raise ValueError(
+                "RunConfig.dataset='synthetic': the ViT needs images (use fashion_mnist)"
+            )
         return self
 
 
@@ -138,16 +202,51 @@ class RunConfig:
 PRESETS: dict[str, dict] = {
     "paper": dict(model="mlp", width=400, depth=8, batch_norm=True, epochs=300),
     "quick": dict(model="mlp", width=400, depth=8, batch_norm=True, epochs=30),
-    "smoke": dict(model="mlp", width=64, depth=4, epochs=3, subset=100, nc_samples=50,
-                  batch_size=64, patience=1),
-    "vit-paper": dict(model="vit", epochs=200, optimizer="adamw", lr=1e-3, weight_decay=0.05,
-                      schedule="cosine", warmup_epochs=5, nc_samples=1000),
-    "vit-quick": dict(model="vit", epochs=15, subset=1000, optimizer="adamw", lr=2e-3,
-                      weight_decay=0.05, schedule="cosine", warmup_epochs=2, nc_samples=300,
-                      batch_size=128),
-    "vit-smoke": dict(model="vit", epochs=2, subset=30, vit_dim=32, vit_depth=2, vit_heads=2,
-                      optimizer="adamw", lr=1e-3, weight_decay=0.05, nc_samples=20,
-                      batch_size=50),
+    "smoke": dict(
+        model="mlp",
+        width=64,
+        depth=4,
+        epochs=3,
+        subset=100,
+        nc_samples=50,
+        batch_size=64,
+        patience=1,
+    ),
+    "vit-paper": dict(
+        model="vit",
+        epochs=200,
+        optimizer="adamw",
+        lr=1e-3,
+        weight_decay=0.05,
+        schedule="cosine",
+        warmup_epochs=5,
+        nc_samples=1000,
+    ),
+    "vit-quick": dict(
+        model="vit",
+        epochs=15,
+        subset=1000,
+        optimizer="adamw",
+        lr=2e-3,
+        weight_decay=0.05,
+        schedule="cosine",
+        warmup_epochs=2,
+        nc_samples=300,
+        batch_size=128,
+    ),
+    "vit-smoke": dict(
+        model="vit",
+        epochs=2,
+        subset=30,
+        vit_dim=32,
+        vit_depth=2,
+        vit_heads=2,
+        optimizer="adamw",
+        lr=1e-3,
+        weight_decay=0.05,
+        nc_samples=20,
+        batch_size=50,
+    ),
 }
 
 

@@ -19,7 +19,7 @@ FIXED_KINDS = ("canonical", "rotated", "freeze")
 
 
 def simplex_etf(rows: int, cols: int, *, kind: str = "canonical", seed: int = 0) -> torch.Tensor:
-    """A (rows, cols) matrix whose k = min(rows, cols) vectors on the smaller side form a simplex ETF.
+    """(rows, cols) matrix whose k = min(rows, cols) smaller-side vectors form a simplex ETF.
 
     canonical: M in the leading k x k block, zeros elsewhere.
     rotated:   W = M U^T (rows <= cols) or W = U M (rows > cols), U (max, k) with orthonormal
@@ -49,30 +49,47 @@ class ETFLinear(nn.Module):
     weight kept as it was: the control that tells ETF structure from plain freezing).
     """
 
-    def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
-                 kind: str = "canonical", seed: int = 0, weight: torch.Tensor | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        kind: str = "canonical",
+        seed: int = 0,
+        weight: torch.Tensor | None = None,
+    ):
         super().__init__()
         if kind not in FIXED_KINDS:
             raise ValueError(f"ETFLinear kind={kind!r}: expected one of {FIXED_KINDS}")
         self.in_features, self.out_features, self.kind = in_features, out_features, kind
         if weight is None:
             if kind == "freeze":
-                raise ValueError("ETFLinear kind='freeze' needs the weight to keep (use from_linear)")
+                raise ValueError(
+                    "ETFLinear kind='freeze' needs the weight to keep (use from_linear)"
+                )
             weight = simplex_etf(out_features, in_features, kind=kind, seed=seed)
         if weight.shape != (out_features, in_features):
             raise ValueError(
-                f"ETFLinear weight shape {tuple(weight.shape)}: expected ({out_features}, {in_features})"
+                f"ETFLinear weight shape {tuple(weight.shape)}: "
+                f"expected ({out_features}, {in_features})"
             )
         self.register_buffer("weight", weight.detach().clone())  # (out, in)
         self.bias = nn.Parameter(torch.zeros(out_features, dtype=weight.dtype)) if bias else None
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, *, kind: str = "canonical", seed: int = 0) -> ETFLinear:
-        """The fixed replacement of `linear`: same shape, device and dtype, its trained bias kept."""
+        """The fixed replacement of `linear`: same shape, device, dtype; its trained bias kept."""
         w = linear.weight.detach()
         weight = w if kind == "freeze" else simplex_etf(*w.shape, kind=kind, seed=seed)
-        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None,
-                    kind=kind, seed=seed, weight=weight.to(w.dtype))
+        layer = cls(
+            linear.in_features,
+            linear.out_features,
+            bias=linear.bias is not None,
+            kind=kind,
+            seed=seed,
+            weight=weight.to(w.dtype),
+        )
         if linear.bias is not None:
             layer.bias.data.copy_(linear.bias.detach())
         return layer.to(device=w.device)
@@ -84,7 +101,9 @@ class ETFLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, kind={self.kind}"
 
 
-def freeze_to_etf(model: nn.Module, name: str, *, kind: str = "canonical", seed: int = 0) -> ETFLinear:
+def freeze_to_etf(
+    model: nn.Module, name: str, *, kind: str = "canonical", seed: int = 0
+) -> ETFLinear:
     """Replace the nn.Linear at dotted path `name` by its ETFLinear, in place; return the new layer.
 
     kind="freeze" keeps the trained weight (see `freeze_in_place`).
@@ -103,7 +122,7 @@ def freeze_to_etf(model: nn.Module, name: str, *, kind: str = "canonical", seed:
 
 
 def freeze_in_place(model: nn.Module, name: str) -> ETFLinear:
-    """The control: the layer keeps its trained weight, which stops training (its bias trains on)."""
+    """The control: the layer keeps its trained weight, which stops training (bias trains on)."""
     return freeze_to_etf(model, name, kind="freeze")
 
 

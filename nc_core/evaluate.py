@@ -22,8 +22,9 @@ from nc_core.taps import LayerTap, eval_mode, layer_stats
 EVAL_BATCH = 2000
 
 
-def _ncc_pass(model: nn.Module, split: Split, means: dict[str, torch.Tensor], penultimate: str,
-              autocast) -> dict:
+def _ncc_pass(
+    model: nn.Module, split: Split, means: dict[str, torch.Tensor], penultimate: str, autocast
+) -> dict:
     """NCC accuracy of every layer in `means`, loss, accuracy and NC4 over `split`."""
     names = [n for n in means if n != penultimate]
     correct = {n: torch.zeros((), device=split.x.device) for n in names}
@@ -44,19 +45,28 @@ def _ncc_pass(model: nn.Module, split: Split, means: dict[str, torch.Tensor], pe
     N = len(split)
     return {
         "ncc": {n: correct[n].item() / N for n in names},
-        "nc4": nc4.item() / N, "loss": loss.item() / N, "acc": hits.item() / N,
+        "nc4": nc4.item() / N,
+        "loss": loss.item() / N,
+        "acc": hits.item() / N,
     }
 
 
-def evaluate(model: nn.Module, nc_split: Split, test: Split, *, num_classes: int,
-             autocast) -> tuple[float, float, dict[str, LayerRecord]]:
+def evaluate(
+    model: nn.Module, nc_split: Split, test: Split, *, num_classes: int, autocast
+) -> tuple[float, float, dict[str, LayerRecord]]:
     """(test_loss, test_acc, {layer: LayerRecord}) for every layer in `model.nc_layers`."""
     names = list(model.nc_layers)
     penult = model.penultimate
     reduce = getattr(model, "nc_reduce", None)
     with autocast():
-        stats = layer_stats(model, batches(nc_split, EVAL_BATCH, shuffle=False), [*names, penult],
-                            num_classes, reduce=reduce, covariance=names)
+        stats = layer_stats(
+            model,
+            batches(nc_split, EVAL_BATCH, shuffle=False),
+            [*names, penult],
+            num_classes,
+            reduce=reduce,
+            covariance=names,
+        )
     means = {n: s.means() for n, s in stats.items()}  # each (K, D)
     train = _ncc_pass(model, nc_split, means, penult, autocast)
     test_ = _ncc_pass(model, test, means, penult, autocast)
@@ -73,7 +83,9 @@ def evaluate(model: nn.Module, nc_split: Split, test: Split, *, num_classes: int
             nc2_equinorm=metrics.safe(metrics.nc2_equinorm(m)),
             nc2_equiangle=metrics.safe(metrics.nc2_equiangle(m)),
             etf_distance=metrics.safe(metrics.etf_distance(m)),
-            nc3=metrics.safe(metrics.nc3_duality(W.detach(), means[penult])) if is_classifier else math.nan,
+            nc3=metrics.safe(metrics.nc3_duality(W.detach(), means[penult]))
+            if is_classifier
+            else math.nan,
             nc4=train["nc4"] if is_classifier else math.nan,
         )
     return test_["loss"], test_["acc"], layers

@@ -20,8 +20,15 @@ class ClassStats:
     mean, so a large common offset in the features costs no precision. Memory O(K D + D^2).
     """
 
-    def __init__(self, num_classes: int, dim: int, *, device=None, dtype=torch.float64,
-                 covariance: bool = True):
+    def __init__(
+        self,
+        num_classes: int,
+        dim: int,
+        *,
+        device=None,
+        dtype=torch.float64,
+        covariance: bool = True,
+    ):
         if num_classes < 2:
             raise ValueError(f"ClassStats num_classes={num_classes}: need K >= 2 classes")
         if dim < 1:
@@ -29,16 +36,23 @@ class ClassStats:
         self.K, self.D, self.covariance = num_classes, dim, covariance
         self._n = torch.zeros(num_classes, dtype=dtype, device=device)  # (K,)
         self._mean = torch.zeros(num_classes, dim, dtype=dtype, device=device)  # (K, D)
-        self._scatter = (torch.zeros(dim, dim, dtype=dtype, device=device)  # (D, D)
-                         if covariance else None)
+        self._scatter = (
+            torch.zeros(dim, dim, dtype=dtype, device=device)  # (D, D)
+            if covariance
+            else None
+        )
 
     @torch.no_grad()
     def update(self, features: torch.Tensor, labels: torch.Tensor) -> ClassStats:
         """Merge a batch: features (B, D), labels (B,) in [0, K)."""
         if features.ndim != 2 or features.shape[1] != self.D:
-            raise ValueError(f"ClassStats.update features {tuple(features.shape)}: expected (B, {self.D})")
+            raise ValueError(
+                f"ClassStats.update features {tuple(features.shape)}: expected (B, {self.D})"
+            )
         if labels.shape != features.shape[:1]:
-            raise ValueError(f"ClassStats.update labels {tuple(labels.shape)}: expected ({features.shape[0]},)")
+            raise ValueError(
+                f"ClassStats.update labels {tuple(labels.shape)}: expected ({features.shape[0]},)"
+            )
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.K):
             raise ValueError(f"ClassStats.update labels outside [0, {self.K})")
         X = features.to(device=self._mean.device, dtype=self._mean.dtype)  # (B, D)
@@ -147,7 +161,7 @@ def nc2_equiangle(means: torch.Tensor) -> float:
 
 
 def etf_distance(means: torch.Tensor) -> float:
-    """|G/|G|_F - P/|P|_F|_F with G the Gram of the centred means and P = I - 1 1^T/K; 0 for an ETF."""
+    """|G/|G|_F - P/|P|_F|_F, G the Gram of the centred means, P = I - 1 1^T/K; 0 for an ETF."""
     Mc = _centred(means)
     K = Mc.shape[0]
     G = Mc @ Mc.T  # (K, K)
@@ -159,7 +173,9 @@ def nc3_duality(W: torch.Tensor, means: torch.Tensor) -> float:
     """NC3 self-duality: |W/|W|_F - (M - m̄)/|M - m̄|_F|_F^2 with classifier W (K, D)."""
     Mc = _centred(means)
     if W.shape != Mc.shape:
-        raise ValueError(f"nc3_duality W {tuple(W.shape)} vs means {tuple(Mc.shape)}: expected equal (K, D)")
+        raise ValueError(
+            f"nc3_duality W {tuple(W.shape)} vs means {tuple(Mc.shape)}: expected equal (K, D)"
+        )
     W = W.to(Mc.dtype)
     return ((W / W.norm() - Mc / Mc.norm()).norm() ** 2).item()
 
@@ -167,7 +183,9 @@ def nc3_duality(W: torch.Tensor, means: torch.Tensor) -> float:
 def nc4_mismatch(logits: torch.Tensor, features: torch.Tensor, means: torch.Tensor) -> float:
     """NC4: share of samples where argmax(logits) differs from the NCC decision on `features`."""
     if logits.shape[0] != features.shape[0]:
-        raise ValueError(f"nc4_mismatch: {logits.shape[0]} logits vs {features.shape[0]} feature rows")
+        raise ValueError(
+            f"nc4_mismatch: {logits.shape[0]} logits vs {features.shape[0]} feature rows"
+        )
     pred = ncc_predict(features, means)
     return (logits.argmax(1).to(pred.device) != pred).double().mean().item()
 

@@ -12,13 +12,24 @@ from torch import nn
 
 
 class MLP(nn.Module):
-    def __init__(self, *, in_dim: int = 784, width: int, depth: int, num_classes: int = 10,
-                 batch_norm: bool = True):
+    def __init__(
+        self,
+        *,
+        in_dim: int = 784,
+        width: int,
+        depth: int,
+        num_classes: int = 10,
+        batch_norm: bool = True,
+    ):
         super().__init__()
         if depth < 2:
-            raise ValueError(f"MLP depth={depth}: needs >= 2 linear layers (fc1 and the classifier)")
+            raise ValueError(
+                f"MLP depth={depth}: needs >= 2 linear layers (fc1 and the classifier)"
+            )
         if width < 1 or in_dim < 1 or num_classes < 2:
-            raise ValueError(f"MLP width={width}, in_dim={in_dim}, num_classes={num_classes}: invalid")
+            raise ValueError(
+                f"MLP width={width}, in_dim={in_dim}, num_classes={num_classes}: invalid"
+            )
         self.depth = depth
         self.hidden = [f"fc{i}" for i in range(1, depth)]
         for i, name in enumerate(self.hidden, start=1):

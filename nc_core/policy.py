@@ -55,8 +55,10 @@ class StaticETF:
 
     def initial(self, layers: list[str]) -> list[str]:
         if self.fix_from >= len(layers):
-            raise ValueError(f"StaticETF fix_from={self.fix_from}: the model has {len(layers)} layers")
-        return list(layers[self.fix_from:])
+            raise ValueError(
+                f"StaticETF fix_from={self.fix_from}: the model has {len(layers)} layers"
+            )
+        return list(layers[self.fix_from :])
 
     def decide(self, ncc_error: dict[str, float], epoch: int) -> list[str]:
         return []
@@ -91,7 +93,9 @@ class AdaptiveETF:
     def __post_init__(self):
         _check_kind(self.kind)
         if not 0.0 <= self.eps <= 1.0:
-            raise ValueError(f"AdaptiveETF eps={self.eps}: an NCC error threshold must lie in [0, 1]")
+            raise ValueError(
+                f"AdaptiveETF eps={self.eps}: an NCC error threshold must lie in [0, 1]"
+            )
         if self.patience < 1:
             raise ValueError(f"AdaptiveETF patience={self.patience}: must be >= 1")
         if self.mode not in ("layer", "beyond"):
@@ -105,7 +109,9 @@ class AdaptiveETF:
         order = [n for n in ncc_error if self.layers is None or n in self.layers]
         for name in order:
             if name not in self.fixed:
-                self.streak[name] = self.streak.get(name, 0) + 1 if ncc_error[name] <= self.eps else 0
+                self.streak[name] = (
+                    self.streak.get(name, 0) + 1 if ncc_error[name] <= self.eps else 0
+                )
         if epoch < self.min_epoch:
             return []
         ready = [n for n in order if n not in self.fixed and self.streak.get(n, 0) >= self.patience]
@@ -114,7 +120,7 @@ class AdaptiveETF:
             ready = [n for n in order[first:] if n not in self.fixed]
         if self.max_fixed is not None:
             room = max(self.max_fixed - len(self.fixed), 0)
-            ready = ready[len(ready) - room:] if room else []
+            ready = ready[len(ready) - room :] if room else []
         for name in ready:
             self.fixed[name] = epoch
         return ready

@@ -38,7 +38,9 @@ class LayerRecord:
     nc3: float = math.nan  # classifier only: self-duality of W and the penultimate means
     nc4: float = math.nan  # classifier only: share where argmax(logits) != NCC prediction
     fixed_as: str = ""  # "" while trainable, else the kind: canonical / rotated / freeze
-    fixed_epoch: int = -1  # epoch at whose end it was fixed (-1: not fixed; 0 with static: from the start)
+    fixed_epoch: int = (
+        -1
+    )  # epoch at whose end it was fixed (-1: not fixed; 0 with static: from the start)
 
 
 @dataclass
@@ -66,20 +68,51 @@ class EpochRecord:
 
 
 EPOCH_COLUMNS = [
-    "study", "trial_id", "status", "epoch", "train_loss", "train_acc", "test_loss", "test_acc",
-    "epoch_lr", "trainable_params", "total_params", "optimizer_state_bytes", "epoch_seconds",
-    "eval_seconds", "layers_fixed", "fixed_layers",
+    "study",
+    "trial_id",
+    "status",
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "epoch_lr",
+    "trainable_params",
+    "total_params",
+    "optimizer_state_bytes",
+    "epoch_seconds",
+    "eval_seconds",
+    "layers_fixed",
+    "fixed_layers",
 ]
 LAYER_COLUMNS = [
-    "study", "trial_id", "status", "epoch", "layer", "layer_index", "train_ncc_acc",
-    "test_ncc_acc", "nc1", "nc2_equinorm", "nc2_equiangle", "etf_distance", "nc3", "nc4",
-    "fixed", "fixed_as", "fixed_epoch",
+    "study",
+    "trial_id",
+    "status",
+    "epoch",
+    "layer",
+    "layer_index",
+    "train_ncc_acc",
+    "test_ncc_acc",
+    "nc1",
+    "nc2_equinorm",
+    "nc2_equiangle",
+    "etf_distance",
+    "nc3",
+    "nc4",
+    "fixed",
+    "fixed_as",
+    "fixed_epoch",
 ]
 CONFIG_COLUMNS = list(RunConfig.__dataclass_fields__)
 
 
 def to_frames(
-    records: list[EpochRecord], cfg: RunConfig, *, study: str = "", trial_id: str = "",
+    records: list[EpochRecord],
+    cfg: RunConfig,
+    *,
+    study: str = "",
+    trial_id: str = "",
     status: str = "ok",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(epochs, layers) tables of one run; config fields become columns of both."""

@@ -50,6 +50,8 @@ def load_state(path: str | os.PathLike) -> TrainState:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     version = payload.pop("version", None)
     if version != STATE_VERSION:
-        raise ValueError(f"{path}: training-state version {version}, this code reads {STATE_VERSION}")
+        raise ValueError(
+            f"{path}: training-state version {version}, this code reads {STATE_VERSION}"
+        )
     payload["records"] = [EpochRecord.from_dict(r) for r in payload["records"]]
     return TrainState(**payload)

@@ -24,8 +24,14 @@ class LayerTap:
     compute nothing; every handle is removed on exit, also when the body raised.
     """
 
-    def __init__(self, model: nn.Module, names: Iterable[str], *, reduce: Reduce | None = None,
-                 consumer: Callable[[str, torch.Tensor], None] | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        names: Iterable[str],
+        *,
+        reduce: Reduce | None = None,
+        consumer: Callable[[str, torch.Tensor], None] | None = None,
+    ):
         modules = dict(model.named_modules())
         self.names = list(names)
         unknown = [n for n in self.names if n not in modules or n == ""]
@@ -42,9 +48,11 @@ class LayerTap:
         self.outputs[name] = features
 
     def __enter__(self) -> LayerTap:
-        for name, module in zip(self.names, self._modules):
+        for name, module in zip(self.names, self._modules, strict=True):
+
             def hook(_module, _inputs, output, name=name):
                 self._consumer(name, self._reduce(output))
+
             self._handles.append(module.register_forward_hook(hook))
         return self
 
@@ -76,9 +84,15 @@ class eval_mode:
             module.training = training
 
 
-def layer_stats(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-                names: Iterable[str], num_classes: int, *, reduce: Reduce | None = None,
-                covariance: bool | Collection[str] = True) -> dict[str, ClassStats]:
+def layer_stats(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    names: Iterable[str],
+    num_classes: int,
+    *,
+    reduce: Reduce | None = None,
+    covariance: bool | Collection[str] = True,
+) -> dict[str, ClassStats]:
     """One streaming pass: per named layer, the ClassStats of its outputs over `batches`.
 
     `covariance`: for all layers (True), none (False) or the named ones (a collection).
@@ -89,8 +103,9 @@ def layer_stats(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Te
     def consume(name: str, features: torch.Tensor) -> None:
         if name not in stats:
             cov = covariance if isinstance(covariance, bool) else name in covariance
-            stats[name] = ClassStats(num_classes, features.shape[1], device=features.device,
-                                     covariance=cov)
+            stats[name] = ClassStats(
+                num_classes, features.shape[1], device=features.device, covariance=cov
+            )
         stats[name].update(features, labels[0])
 
     with eval_mode(model), LayerTap(model, names, reduce=reduce, consumer=consume):
@@ -100,9 +115,14 @@ def layer_stats(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Te
     return stats
 
 
-def layer_ncc_accuracy(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-                       names: Iterable[str], means: dict[str, torch.Tensor], *,
-                       reduce: Reduce | None = None) -> dict[str, float]:
+def layer_ncc_accuracy(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    names: Iterable[str],
+    means: dict[str, torch.Tensor],
+    *,
+    reduce: Reduce | None = None,
+) -> dict[str, float]:
     """One streaming pass: per named layer, NCC accuracy of its outputs against `means` (K, D)."""
     names = list(names)
     correct = dict.fromkeys(names, 0)

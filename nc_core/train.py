@@ -58,22 +58,44 @@ def load_data(cfg: RunConfig) -> tuple[Split, Split]:
 def build_model(cfg: RunConfig, in_dim: int) -> nn.Module:
     """The network of `cfg`, its ViT feedforward ETFs (etf_blocks) already in place."""
     if cfg.model == "mlp":
-        return MLP(in_dim=in_dim, width=cfg.width, depth=cfg.depth, num_classes=cfg.num_classes,
-                   batch_norm=cfg.batch_norm)
+        return MLP(
+            in_dim=in_dim,
+            width=cfg.width,
+            depth=cfg.depth,
+            num_classes=cfg.num_classes,
+            batch_norm=cfg.batch_norm,
+        )
     names = set(ffn_linear_names(parse_blocks(cfg.etf_blocks, cfg.vit_depth), cfg.etf_linears))
-    return ViT(patch_size=cfg.vit_patch, dim=cfg.vit_dim, depth=cfg.vit_depth, heads=cfg.vit_heads,
-               mlp_ratio=cfg.vit_mlp_ratio, num_classes=cfg.num_classes, dropout=cfg.vit_dropout,
-               linear_factory=etf_factory(names, kind=cfg.kind, seed=cfg.seed) if names else None,
-               adaptive_linears=cfg.etf_linears)
+    return ViT(
+        patch_size=cfg.vit_patch,
+        dim=cfg.vit_dim,
+        depth=cfg.vit_depth,
+        heads=cfg.vit_heads,
+        mlp_ratio=cfg.vit_mlp_ratio,
+        num_classes=cfg.num_classes,
+        dropout=cfg.vit_dropout,
+        linear_factory=etf_factory(names, kind=cfg.kind, seed=cfg.seed) if names else None,
+        adaptive_linears=cfg.etf_linears,
+    )
 
 
 def build_policy(cfg: RunConfig, model: nn.Module):
     if cfg.policy == "adaptive":
-        # On a ViT only blocks qualify (their feedforward is fixed); the MLP's classifier may be too.
-        layers = [n for n in model.nc_layers if n != model.classifier_name] \
-            if cfg.model == "vit" else None
-        return AdaptiveETF(cfg.eps, patience=cfg.patience, mode=cfg.mode, kind=cfg.kind,
-                           layers=layers, min_epoch=cfg.min_epoch, max_fixed=cfg.max_fixed)
+        # On a ViT only blocks qualify (their feedforward is fixed); on the MLP the classifier too.
+        layers = (
+            [n for n in model.nc_layers if n != model.classifier_name]
+            if cfg.model == "vit"
+            else None
+        )
+        return AdaptiveETF(
+            cfg.eps,
+            patience=cfg.patience,
+            mode=cfg.mode,
+            kind=cfg.kind,
+            layers=layers,
+            min_epoch=cfg.min_epoch,
+            max_fixed=cfg.max_fixed,
+        )
     if cfg.policy == "static":
         return StaticETF(cfg.fix_from, kind=cfg.kind)
     return NoFreeze(kind=cfg.kind)
@@ -85,8 +107,9 @@ def build_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     # the CPU it cuts about a tenth off a step of the paper's MLP).
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                           foreach=True)
+    return torch.optim.SGD(
+        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True
+    )
 
 
 def lr_at(cfg: RunConfig, epoch: int) -> float:
@@ -102,8 +125,12 @@ def lr_at(cfg: RunConfig, epoch: int) -> float:
 
 
 def optimizer_state_bytes(opt: torch.optim.Optimizer) -> int:
-    return sum(v.numel() * v.element_size() for s in opt.state.values() for v in s.values()
-               if torch.is_tensor(v) and v.ndim > 0)
+    return sum(
+        v.numel() * v.element_size()
+        for s in opt.state.values()
+        for v in s.values()
+        if torch.is_tensor(v) and v.ndim > 0
+    )
 
 
 def _fix(model: nn.Module, layer: str, kind: str, seed: int) -> dict[str, str]:
@@ -135,8 +162,11 @@ class _Run:
         if cfg.subset is not None:
             train = stratified_subset(train, cfg.subset)
         smallest = int(torch.bincount(train.y).min())
-        nc = train if cfg.nc_samples is None or cfg.nc_samples >= smallest else \
-            stratified_subset(train, cfg.nc_samples)
+        nc = (
+            train
+            if cfg.nc_samples is None or cfg.nc_samples >= smallest
+            else stratified_subset(train, cfg.nc_samples)
+        )
         self.train, self.nc, self.test = (s.to(self.device) for s in (train, nc, test))
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, in_dim=train.x[0].numel()).to(self.device)
@@ -152,8 +182,11 @@ class _Run:
         else:
             self._restore(state)
         use_bf16 = cfg.precision == "bf16" and self.device.type == "cuda"
-        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_bf16 \
+        self.autocast = (
+            (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
+            if use_bf16
             else contextlib.nullcontext
+        )
 
     def _restore(self, state: TrainState) -> None:
         ours = {k: v for k, v in self.cfg.to_dict().items() if k not in ("epochs", "device")}
@@ -177,10 +210,18 @@ class _Run:
         rng = {"cpu": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return TrainState(config=self.cfg.to_dict(), epoch=self.epoch, status=self.status,
-                          model=self.model.state_dict(), optimizer=self.opt.state_dict(),
-                          policy=self.policy.state_dict(), fixed=dict(self.fixed),
-                          fixed_layers=dict(self.fixed_layers), records=list(self.records), rng=rng)
+        return TrainState(
+            config=self.cfg.to_dict(),
+            epoch=self.epoch,
+            status=self.status,
+            model=self.model.state_dict(),
+            optimizer=self.opt.state_dict(),
+            policy=self.policy.state_dict(),
+            fixed=dict(self.fixed),
+            fixed_layers=dict(self.fixed_layers),
+            records=list(self.records),
+            rng=rng,
+        )
 
     def train_epoch(self) -> tuple[float, float, float]:
         """One pass over the train split: (mean loss, accuracy, seconds)."""
@@ -211,20 +252,30 @@ class _Run:
         train_loss, train_acc, seconds = self.train_epoch()
         self.epoch += 1
         record = EpochRecord(
-            epoch=self.epoch, train_loss=train_loss, train_acc=train_acc, test_loss=math.nan,
-            test_acc=math.nan, epoch_lr=lr_at(cfg, self.epoch - 1), trainable_params=trainable,
-            total_params=total, optimizer_state_bytes=optimizer_state_bytes(self.opt),
-            epoch_seconds=seconds, eval_seconds=0.0,
+            epoch=self.epoch,
+            train_loss=train_loss,
+            train_acc=train_acc,
+            test_loss=math.nan,
+            test_acc=math.nan,
+            epoch_lr=lr_at(cfg, self.epoch - 1),
+            trainable_params=trainable,
+            total_params=total,
+            optimizer_state_bytes=optimizer_state_bytes(self.opt),
+            epoch_seconds=seconds,
+            eval_seconds=0.0,
         )
         if not math.isfinite(train_loss):
             self.status = "diverged"
         elif self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
             start = time.perf_counter()
             record.test_loss, record.test_acc, record.layers = evaluate(
-                self.model, self.nc, self.test, num_classes=cfg.num_classes, autocast=self.autocast)
+                self.model, self.nc, self.test, num_classes=cfg.num_classes, autocast=self.autocast
+            )
             record.eval_seconds = time.perf_counter() - start
             ncc_error = {n: 1.0 - r.train_ncc_acc for n, r in record.layers.items()}
-            new = [n for n in self.policy.decide(ncc_error, self.epoch) if n not in self.fixed_layers]
+            new = [
+                n for n in self.policy.decide(ncc_error, self.epoch) if n not in self.fixed_layers
+            ]
             for layer in new:
                 self.fixed.update(_fix(self.model, layer, self.policy.kind, cfg.seed))
                 self.fixed_layers[layer] = self.epoch
@@ -238,8 +289,13 @@ class _Run:
         return record
 
 
-def train(cfg: RunConfig, *, on_epoch: OnEpoch | None = None, state: TrainState | None = None,
-          data: tuple[Split, Split] | None = None) -> RunResult:
+def train(
+    cfg: RunConfig,
+    *,
+    on_epoch: OnEpoch | None = None,
+    state: TrainState | None = None,
+    data: tuple[Split, Split] | None = None,
+) -> RunResult:
     """Train `cfg` to `cfg.epochs` epochs, from scratch or from `state`.
 
     `on_epoch(record, state)` runs after every epoch; `state` is a snapshot valid during the call
@@ -254,8 +310,8 @@ def train(cfg: RunConfig, *, on_epoch: OnEpoch | None = None, state: TrainState 
 
 
 if __name__ == "__main__":
-    from nc_core.cli import main
-
     import sys
+
+    from nc_core.cli import main
 
     sys.exit(main())

@@ -135,8 +135,16 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm1(x)), then x + ffn(norm2(x))."""
 
-    def __init__(self, *, name: str, dim: int, heads: int, hidden_dim: int, dropout: float,
-                 linear_factory: LinearFactory):
+    def __init__(
+        self,
+        *,
+        name: str,
+        dim: int,
+        heads: int,
+        hidden_dim: int,
+        dropout: float,
+        linear_factory: LinearFactory,
+    ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim=dim, heads=heads, dropout=dropout)
@@ -161,13 +169,31 @@ class ViT(nn.Module):
     penultimate: str = "norm"
     classifier_name: str = "head"
 
-    def __init__(self, *, image_size: int = 28, patch_size: int = 7, channels: int = 1,
-                 dim: int = 64, depth: int = 6, heads: int = 4, mlp_ratio: int = 2,
-                 num_classes: int = 10, dropout: float = 0.0,
-                 linear_factory: LinearFactory | None = None, adaptive_linears: str = "both"):
+    def __init__(
+        self,
+        *,
+        image_size: int = 28,
+        patch_size: int = 7,
+        channels: int = 1,
+        dim: int = 64,
+        depth: int = 6,
+        heads: int = 4,
+        mlp_ratio: int = 2,
+        num_classes: int = 10,
+        dropout: float = 0.0,
+        linear_factory: LinearFactory | None = None,
+        adaptive_linears: str = "both",
+    ):
         super().__init__()
-        for key, value in dict(image_size=image_size, patch_size=patch_size, channels=channels,
-                               dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio).items():
+        for key, value in dict(
+            image_size=image_size,
+            patch_size=patch_size,
+            channels=channels,
+            dim=dim,
+            depth=depth,
+            heads=heads,
+            mlp_ratio=mlp_ratio,
+        ).items():
             if value < 1:
                 raise ValueError(f"ViT {key}={value}: must be >= 1")
         if image_size % patch_size:
@@ -194,8 +220,14 @@ class ViT(nn.Module):
         self.pos_embedding = nn.Parameter(torch.zeros(1, num_patches + 1, dim))
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            Block(name=f"blocks.{i}", dim=dim, heads=heads, hidden_dim=mlp_ratio * dim,
-                  dropout=dropout, linear_factory=linear_factory)
+            Block(
+                name=f"blocks.{i}",
+                dim=dim,
+                heads=heads,
+                hidden_dim=mlp_ratio * dim,
+                dropout=dropout,
+                linear_factory=linear_factory,
+            )
             for i in range(depth)
         )
         self.norm = nn.LayerNorm(dim)

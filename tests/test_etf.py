@@ -53,8 +53,9 @@ def test_canonical_is_zero_outside_the_leading_k_by_k_block(shape):
     assert torch.count_nonzero(outside) == 0
     # inside the block: the diagonal is sqrt((k-1)/k), off-diagonal -1/sqrt(k(k-1))
     block = W[:k, :k].double()
-    torch.testing.assert_close(torch.diagonal(block),
-                               torch.full((k,), ((k - 1) / k) ** 0.5, dtype=torch.float64))
+    torch.testing.assert_close(
+        torch.diagonal(block), torch.full((k,), ((k - 1) / k) ** 0.5, dtype=torch.float64)
+    )
     off = torch.tensor(-1.0 / (k * (k - 1)) ** 0.5, dtype=torch.float64)
     assert torch.allclose(block[0, 1], off)
 
@@ -77,10 +78,12 @@ def test_same_seed_is_bit_identical_and_different_seeds_differ():
     for kind in KINDS:
         a, b = (simplex_etf(10, 40, kind=kind, seed=5) for _ in range(2))
         assert torch.equal(a, b)
-    assert not torch.allclose(simplex_etf(10, 40, kind="rotated", seed=5),
-                              simplex_etf(10, 40, kind="rotated", seed=6))
-    assert not torch.allclose(simplex_etf(40, 10, kind="rotated", seed=5),
-                              simplex_etf(40, 10, kind="rotated", seed=6))
+    assert not torch.allclose(
+        simplex_etf(10, 40, kind="rotated", seed=5), simplex_etf(10, 40, kind="rotated", seed=6)
+    )
+    assert not torch.allclose(
+        simplex_etf(40, 10, kind="rotated", seed=5), simplex_etf(40, 10, kind="rotated", seed=6)
+    )
 
 
 @pytest.mark.parametrize("shape", [(1, 10), (10, 1), (1, 1)])
@@ -196,8 +199,15 @@ def test_freeze_to_etf_replaces_dotted_layer_and_leaves_the_others(kind):
         assert torch.equal(after[key], before[key]), key
 
     W2 = simplex_etf(8, 8, kind=kind, seed=9)
-    expected = brute_forward(x, before["body.0.weight"], before["body.0.bias"], W2,
-                             before["body.2.bias"], before["head.weight"], before["head.bias"])
+    expected = brute_forward(
+        x,
+        before["body.0.weight"],
+        before["body.0.bias"],
+        W2,
+        before["body.2.bias"],
+        before["head.weight"],
+        before["head.bias"],
+    )
     torch.testing.assert_close(model(x), expected)
 
 
@@ -207,9 +217,15 @@ def test_freeze_to_etf_at_top_level_name():
     freeze_to_etf(model, "head")
     assert isinstance(model.head, ETFLinear)
     x = torch.randn(4, 5)
-    expected = brute_forward(x, before["body.0.weight"], before["body.0.bias"],
-                             before["body.2.weight"], before["body.2.bias"], simplex_etf(3, 8),
-                             before["head.bias"])
+    expected = brute_forward(
+        x,
+        before["body.0.weight"],
+        before["body.0.bias"],
+        before["body.2.weight"],
+        before["body.2.bias"],
+        simplex_etf(3, 8),
+        before["head.bias"],
+    )
     torch.testing.assert_close(model(x), expected)
 
 

@@ -55,8 +55,9 @@ def numpy_reference(X: np.ndarray, y: np.ndarray, num_classes: int):
     means, as nc_core.metrics defines it), and the global mean mu_G over all samples."""
     counts = np.array([(y == c).sum() for c in range(num_classes)])
     M = np.stack([np.mean(X[y == c], axis=0) for c in range(num_classes)])
-    scatter = sum(np.cov(X[y == c], rowvar=False, bias=True) * counts[c]
-                  for c in range(num_classes))
+    scatter = sum(
+        np.cov(X[y == c], rowvar=False, bias=True) * counts[c] for c in range(num_classes)
+    )
     Sigma_W = scatter / len(y)
     Sigma_B = np.cov(M, rowvar=False, bias=True)  # (1/K) sum_c (m_c - mbar)(m_c - mbar)^T
     return counts, M, Sigma_W, Sigma_B, np.mean(X, axis=0)
@@ -223,7 +224,8 @@ def test_nc1_of_sampled_isotropic_gaussians_is_near_the_closed_form():
     X = M[y] + s * torch.randn(3 * n, 4, generator=gen, dtype=torch.float64)
     stats = ClassStats(3, 4).update(X, y)
     assert nc1(stats.within_cov(), stats.means()) == pytest.approx(
-        closed_form_nc1(s * s, M.numpy()), rel=0.1)
+        closed_form_nc1(s * s, M.numpy()), rel=0.1
+    )
 
 
 def etf_means(K_: int, D_: int, *, scale=3.7, seed=0) -> torch.Tensor:
@@ -265,8 +267,12 @@ def test_equiangle_equals_a_loop_over_pairs():
     M = rng.normal(size=(5, 7))
     C = M - M.mean(axis=0)
     k = len(C)
-    devs = [abs(C[i] @ C[j] / (np.linalg.norm(C[i]) * np.linalg.norm(C[j])) + 1 / (k - 1))
-            for i in range(k) for j in range(k) if i != j]
+    devs = [
+        abs(C[i] @ C[j] / (np.linalg.norm(C[i]) * np.linalg.norm(C[j])) + 1 / (k - 1))
+        for i in range(k)
+        for j in range(k)
+        if i != j
+    ]
     assert nc2_equiangle(torch.tensor(M)) == pytest.approx(np.mean(devs))
 
 

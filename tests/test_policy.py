@@ -8,7 +8,7 @@ LAYERS = ["fc1", "fc2", "fc3", "classifier"]
 
 
 def errors(*values):
-    return dict(zip(LAYERS, values))
+    return dict(zip(LAYERS, values, strict=True))
 
 
 def test_adaptive_waits_for_patience_consecutive_evaluations():
@@ -81,10 +81,15 @@ def test_effective_depth_is_the_first_layer_under_eps():
     assert effective_depth(errors(0.5, 0.5, 0.5, 0.5), 0.1) is None
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(eps=1.5), "eps=1.5"), (dict(eps=0.1, patience=0), "patience=0"),
-    (dict(eps=0.1, mode="all"), "mode='all'"), (dict(eps=0.1, kind="ortho"), "kind='ortho'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(eps=1.5), "eps=1.5"),
+        (dict(eps=0.1, patience=0), "patience=0"),
+        (dict(eps=0.1, mode="all"), "mode='all'"),
+        (dict(eps=0.1, kind="ortho"), "kind='ortho'"),
+    ],
+)
 def test_bad_policy_arguments_name_the_value(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AdaptiveETF(**kwargs)

@@ -12,8 +12,9 @@ K = 3
 
 def small_model() -> nn.Sequential:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 8), nn.Tanh(),
-                         nn.Linear(8, K)).double()
+    return nn.Sequential(
+        nn.Linear(6, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, K)
+    ).double()
 
 
 def manual_features(model: nn.Sequential, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -34,8 +35,12 @@ def batches(seed: int = 1, sizes=(1, 9, 30, 4, 17)):
     gen = torch.Generator().manual_seed(seed)
     out = []
     for b in sizes:
-        out.append((torch.randn(b, 6, generator=gen, dtype=torch.float64),
-                    torch.randint(0, K, (b,), generator=gen)))
+        out.append(
+            (
+                torch.randn(b, 6, generator=gen, dtype=torch.float64),
+                torch.randint(0, K, (b,), generator=gen),
+            )
+        )
     return out
 
 
@@ -122,8 +127,10 @@ def test_layer_ncc_accuracy_equals_one_shot_ncc_accuracy_and_restores_mode(train
     model = small_model().train(training)
     data = batches(seed=2)
     gen = torch.Generator().manual_seed(3)
-    means = {"1": torch.randn(K, 8, generator=gen, dtype=torch.float64).abs(),
-             "4": torch.randn(K, 8, generator=gen, dtype=torch.float64) * 0.5}
+    means = {
+        "1": torch.randn(K, 8, generator=gen, dtype=torch.float64).abs(),
+        "4": torch.randn(K, 8, generator=gen, dtype=torch.float64) * 0.5,
+    }
     acc = layer_ncc_accuracy(model, data, ["1", "4"], means)
     assert model.training is training
     assert no_hooks_left(model)

@@ -1,4 +1,4 @@
-"""Training: fixing layers really freezes them, accounting by formula, resume equivalence, errors."""
+"""Training: fixed layers really freeze, accounting by formula, resume equivalence, errors."""
 
 import dataclasses
 import json
@@ -19,8 +19,9 @@ from nc_core.records import EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state, save_state
 from nc_core.train import _Run, lr_at, train
 
-SYN = RunConfig(dataset="synthetic", width=32, depth=4, epochs=4, batch_size=64, nc_samples=None,
-                seed=3)
+SYN = RunConfig(
+    dataset="synthetic", width=32, depth=4, epochs=4, batch_size=64, nc_samples=None, seed=3
+)
 TIMING = {"epoch_seconds", "eval_seconds"}
 
 
@@ -49,8 +50,7 @@ def test_static_fixed_layers_stay_bit_identical_while_the_rest_trains():
 
 
 def test_adaptive_fixes_layers_and_they_stop_changing():
-    cfg = SYN.replace(policy="adaptive", eps=0.2, patience=1, kind="rotated", epochs=4,
-                      max_fixed=2)
+    cfg = SYN.replace(policy="adaptive", eps=0.2, patience=1, kind="rotated", epochs=4, max_fixed=2)
     run = _Run(cfg, None, None)
     snapshots = []
     for _ in range(cfg.epochs):
@@ -100,8 +100,10 @@ def test_resume_in_a_new_process_equals_training_straight_through(tmp_path):
     straight = train(cfg)
     half = train(cfg.replace(epochs=2))
     save_state(half.state, tmp_path / "half.pt")
-    subprocess.run([sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "half.pt"),
-                    str(tmp_path / "full.pt")], check=True)
+    subprocess.run(
+        [sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "half.pt"), str(tmp_path / "full.pt")],
+        check=True,
+    )
     resumed = load_state(tmp_path / "full.pt")
     assert resumed.epoch == 4
     assert comparable(resumed.records) == comparable(straight.records)
@@ -122,12 +124,21 @@ def test_non_finite_loss_stops_as_diverged_and_keeps_records():
     assert not math.isfinite(result.records[-1].train_loss)
 
 
-@pytest.mark.parametrize("changes, field", [
-    (dict(eps=1.5), "eps"), (dict(eps=-0.1), "eps"), (dict(width=5, kind="canonical"), "width"),
-    (dict(depth=1), "depth"), (dict(policy="sometimes"), "policy"), (dict(kind="ortho"), "kind"),
-    (dict(schedule="linear"), "schedule"), (dict(model="vit", vit_patch=5), "vit_patch"),
-    (dict(model="vit", vit_dim=30, vit_heads=4), "vit_dim"), (dict(policy="static"), "fix_from"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (dict(eps=1.5), "eps"),
+        (dict(eps=-0.1), "eps"),
+        (dict(width=5, kind="canonical"), "width"),
+        (dict(depth=1), "depth"),
+        (dict(policy="sometimes"), "policy"),
+        (dict(kind="ortho"), "kind"),
+        (dict(schedule="linear"), "schedule"),
+        (dict(model="vit", vit_patch=5), "vit_patch"),
+        (dict(model="vit", vit_dim=30, vit_heads=4), "vit_dim"),
+        (dict(policy="static"), "fix_from"),
+    ],
+)
 def test_bad_config_is_a_value_error_naming_the_field(changes, field):
     with pytest.raises(ValueError, match=rf"RunConfig\.{field}"):
         train(SYN.replace(**changes))
@@ -145,8 +156,20 @@ def test_learning_rate_schedules():
 
 def test_cli_writes_both_tables_and_resumes_from_a_checkpoint(tmp_path, capsys):
     out, ck = tmp_path / "run.parquet", tmp_path / "run.pt"
-    args = ["--preset", "smoke", "--dataset", "synthetic", "--policy", "adaptive",
-            "--kind", "rotated", "--out", str(out), "--checkpoint", str(ck)]
+    args = [
+        "--preset",
+        "smoke",
+        "--dataset",
+        "synthetic",
+        "--policy",
+        "adaptive",
+        "--kind",
+        "rotated",
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(ck),
+    ]
     assert cli_main(args + ["--epochs", "2"]) == 0
     assert cli_main(args + ["--epochs", "3"]) == 0
     assert "resuming from" in capsys.readouterr().out
@@ -163,8 +186,10 @@ def test_cli_rejects_bad_values_before_any_work(capsys):
     assert "RunConfig.eps=2.0" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not Path(DEBIAN_DIR).exists(), reason="real Fashion-MNIST is not installed "
-                    "(apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not Path(DEBIAN_DIR).exists(),
+    reason="real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
+)
 def test_real_fashion_mnist_smoke_run_learns():
     result = train(preset("smoke", policy="adaptive", kind="rotated"))
     assert result.status == "ok" and len(result.records) == 3

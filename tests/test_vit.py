@@ -9,8 +9,9 @@ from torch import nn
 from nc_core.etf import ETFLinear
 from nc_core.vit import ViT, etf_factory, ffn_linear_names, layer_seed, parse_blocks
 
-SMALL = dict(image_size=28, patch_size=7, channels=1, dim=16, depth=3, heads=2, mlp_ratio=2,
-             num_classes=5)
+SMALL = dict(
+    image_size=28, patch_size=7, channels=1, dim=16, depth=3, heads=2, mlp_ratio=2, num_classes=5
+)
 
 
 def all_etf_vit(kind: str = "canonical", seed: int = 0, **overrides) -> ViT:
@@ -38,15 +39,24 @@ def test_forward_rejects_wrong_image_size():
 
 @pytest.mark.parametrize(
     "spec, expected",
-    [("none", []), ("all", [0, 1, 2, 3, 4, 5]), ("last:2", [4, 5]), ("first:1", [0]),
-     ("first:6", [0, 1, 2, 3, 4, 5]), ("0,2,5", [0, 2, 5]), ("5, 0", [0, 5]), ("3", [3])],
+    [
+        ("none", []),
+        ("all", [0, 1, 2, 3, 4, 5]),
+        ("last:2", [4, 5]),
+        ("first:1", [0]),
+        ("first:6", [0, 1, 2, 3, 4, 5]),
+        ("0,2,5", [0, 2, 5]),
+        ("5, 0", [0, 5]),
+        ("3", [3]),
+    ],
 )
 def test_parse_blocks_resolves_spec_to_sorted_indices(spec, expected):
     assert parse_blocks(spec, 6) == expected
 
 
-@pytest.mark.parametrize("spec", ["", "some", "last:0", "last:7", "first:x", "mid:2", "0,6",
-                                  "-1", "1,,2", "last:-1"])
+@pytest.mark.parametrize(
+    "spec", ["", "some", "last:0", "last:7", "first:x", "mid:2", "0,6", "-1", "1,,2", "last:-1"]
+)
 def test_parse_blocks_names_invalid_spec(spec):
     with pytest.raises(ValueError, match="etf_blocks"):
         parse_blocks(spec, 6)
@@ -62,10 +72,16 @@ def test_ffn_linear_names_selects_fc1_fc2_or_both():
 
 @pytest.mark.parametrize(
     "bad, numbers",
-    [(dict(image_size=28, patch_size=5), "28.*5"), (dict(dim=18, heads=4), "18.*4"),
-     (dict(depth=0), "depth=0"), (dict(heads=0), "heads=0"), (dict(mlp_ratio=0), "mlp_ratio=0"),
-     (dict(num_classes=1), "num_classes=1"), (dict(dropout=1.0), "dropout=1.0"),
-     (dict(adaptive_linears="fc3"), "fc3")],
+    [
+        (dict(image_size=28, patch_size=5), "28.*5"),
+        (dict(dim=18, heads=4), "18.*4"),
+        (dict(depth=0), "depth=0"),
+        (dict(heads=0), "heads=0"),
+        (dict(mlp_ratio=0), "mlp_ratio=0"),
+        (dict(num_classes=1), "num_classes=1"),
+        (dict(dropout=1.0), "dropout=1.0"),
+        (dict(adaptive_linears="fc3"), "fc3"),
+    ],
 )
 def test_invalid_shapes_raise_value_error_naming_the_numbers(bad, numbers):
     with pytest.raises(ValueError, match=numbers):
@@ -81,8 +97,11 @@ def test_factory_is_called_once_per_feedforward_linear_with_its_dotted_name():
 
     model = ViT(**SMALL, linear_factory=factory)
     d, h = SMALL["dim"], SMALL["mlp_ratio"] * SMALL["dim"]
-    expected = [(f"blocks.{i}.ffn.{fc}", *io)
-                for i in range(SMALL["depth"]) for fc, io in (("fc1", (d, h)), ("fc2", (h, d)))]
+    expected = [
+        (f"blocks.{i}.ffn.{fc}", *io)
+        for i in range(SMALL["depth"])
+        for fc, io in (("fc1", (d, h)), ("fc2", (h, d)))
+    ]
     assert calls == expected
     for name, _, _ in calls:
         assert model.get_submodule(name) is not None
