@@ -30,6 +30,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from nc_core.atomic import write_atomic
 from nc_core.config import PRESETS, RunConfig, preset
 from nc_core.data import LOCAL_DIR
 from nc_core.records import EpochRecord, to_frames, write_parquet_atomic
@@ -69,36 +70,42 @@ class StudySpec:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"StudySpec.name={self.name!r}: use letters, digits, '_' and '-'")
         if bool(self.trials) == bool(self.space):
-            raise ValueError(f"StudySpec {self.name!r}: give either `trials` or `space`, not both "
-                             "or neither")
+            raise ValueError(
+                f"StudySpec {self.name!r}: give either `trials` or `space`, not both or neither"
+            )
         for i, overrides in enumerate(self.trials):
             unknown = set(overrides) - set(CONFIG_FIELDS)
             if unknown:
-                raise ValueError(f"StudySpec {self.name!r} trial {i}: {sorted(unknown)} are not "
-                                 "RunConfig fields")
+                raise ValueError(
+                    f"StudySpec {self.name!r} trial {i}: {sorted(unknown)} are not RunConfig fields"
+                )
             self.base.replace(**overrides).validate()
         for key, (dist, *_) in self.space.items():
             if key not in CONFIG_FIELDS or dist not in DISTRIBUTIONS:
-                raise ValueError(f"StudySpec {self.name!r} space[{key!r}]: expected a RunConfig "
-                                 f"field and a distribution in {tuple(DISTRIBUTIONS)}")
+                raise ValueError(
+                    f"StudySpec {self.name!r} space[{key!r}]: expected a RunConfig "
+                    f"field and a distribution in {tuple(DISTRIBUTIONS)}"
+                )
         if self.space and self.num_samples < 1:
             raise ValueError(f"StudySpec.num_samples={self.num_samples}: a search needs >= 1")
         for metric, mode in self.objectives:
             if metric not in SCALARS or mode not in ("max", "min"):
-                raise ValueError(f"StudySpec objective ({metric!r}, {mode!r}): expected an "
-                                 f"EpochRecord scalar {SCALARS} and 'max' or 'min'")
+                raise ValueError(
+                    f"StudySpec objective ({metric!r}, {mode!r}): expected an "
+                    f"EpochRecord scalar {SCALARS} and 'max' or 'min'"
+                )
         self.base.validate()
-
-    def configs(self) -> list[RunConfig]:
-        """The RunConfig of every grid trial, in order."""
-        return [self.base.replace(**overrides) for overrides in self.trials]
 
     def describe(self) -> dict:
         """What identifies the study: rerunning with the same description resumes it."""
-        return {"name": self.name, "base": self.base.to_dict(),
-                "trials": [dict(t) for t in self.trials],
-                "space": {k: list(v) for k, v in self.space.items()},
-                "num_samples": self.num_samples, "objectives": [list(o) for o in self.objectives]}
+        return {
+            "name": self.name,
+            "base": self.base.to_dict(),
+            "trials": [dict(t) for t in self.trials],
+            "space": {k: list(v) for k, v in self.space.items()},
+            "num_samples": self.num_samples,
+            "objectives": [list(o) for o in self.objectives],
+        }
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,18 @@ class StudyOptions:
     export_only: bool = False
     seed: int = 0  # the search's sampler seed
     verbose: int = 1
+
+    def __post_init__(self) -> None:
+        if self.scheduler not in ("none", "asha"):
+            raise ValueError(f"StudyOptions.scheduler={self.scheduler!r}: expected none or asha")
+        for name in ("cpus_per_trial", "checkpoint_every"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"StudyOptions.{name}={getattr(self, name)}: must be > 0")
+        if self.max_failures < 0 or (self.gpus_per_trial or 0) < 0:
+            raise ValueError(
+                f"StudyOptions max_failures={self.max_failures}, gpus_per_trial="
+                f"{self.gpus_per_trial}: must be >= 0"
+            )
 
 
 # ---------------------------------------------------------------------------- one trial
@@ -150,8 +169,11 @@ def trainable(config: dict) -> None:
 
 def _report(record: EpochRecord, status: str, state=None) -> None:
     metrics = {k: getattr(record, k) for k in SCALARS}
-    metrics.update(layers_fixed=len(record.fixed_layers),
-                   fixed_layers=",".join(record.fixed_layers), status=status)
+    metrics.update(
+        layers_fixed=len(record.fixed_layers),
+        fixed_layers=",".join(record.fixed_layers),
+        status=status,
+    )
     if state is None:
         tune.report(metrics)
         return
@@ -195,12 +217,18 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.Dat
             print(f"study {spec.name}: resuming (finished trials are kept)")
             tuner = tune.Tuner.restore(path, fn, resume_unfinished=True, resume_errored=True)
         else:
-            tuner = tune.Tuner(fn, param_space=_param_space(spec, opts),
-                               tune_config=_tune_config(spec, opts), run_config=tune.RunConfig(
-                                   name=spec.name, storage_path=_storage(opts),
-                                   failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-                                   verbose=opts.verbose))
+            tuner = tune.Tuner(
+                fn,
+                param_space=_param_space(spec, opts),
+                tune_config=_tune_config(spec, opts),
+                run_config=tune.RunConfig(
+                    name=spec.name,
+                    storage_path=_storage(opts),
+                    failure_config=tune.FailureConfig(max_failures=opts.max_failures),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                    verbose=opts.verbose,
+                ),
+            )
         tuner.fit()
     finally:
         if started:
@@ -219,17 +247,27 @@ def _tune_config(spec: StudySpec, opts: StudyOptions) -> tune.TuneConfig:
     searcher = scheduler = None
     if spec.space:
         metrics, modes = [list(x) for x in zip(*spec.objectives, strict=True)]
-        searcher = OptunaSearch(metric=metrics if len(metrics) > 1 else metrics[0],
-                                mode=modes if len(modes) > 1 else modes[0], seed=opts.seed)
+        searcher = OptunaSearch(
+            metric=metrics if len(metrics) > 1 else metrics[0],
+            mode=modes if len(modes) > 1 else modes[0],
+            seed=opts.seed,
+        )
     if opts.scheduler == "asha":
         metric, mode = spec.objectives[0]
-        scheduler = ASHAScheduler(metric=metric, mode=mode, max_t=spec.base.epochs,
-                                  grace_period=max(1, spec.base.epochs // 4))
-    return tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
-                           num_samples=spec.num_samples if spec.space else 1,
-                           max_concurrent_trials=opts.max_concurrent,
-                           reuse_actors=True,  # a new trial skips the imports: ~3 s each
-                           trial_dirname_creator=_trial_dirname)
+        scheduler = ASHAScheduler(
+            metric=metric,
+            mode=mode,
+            max_t=spec.base.epochs,
+            grace_period=max(1, spec.base.epochs // 4),
+        )
+    return tune.TuneConfig(
+        search_alg=searcher,
+        scheduler=scheduler,
+        num_samples=spec.num_samples if spec.space else 1,
+        max_concurrent_trials=opts.max_concurrent,
+        reuse_actors=True,  # a new trial skips the imports: ~3 s each
+        trial_dirname_creator=_trial_dirname,
+    )
 
 
 def _trial_dirname(trial) -> str:
@@ -249,9 +287,11 @@ def _claim(spec: StudySpec, path: str) -> None:
         with fs.open_input_stream(marker) as f:
             theirs = f.read().decode()
         if json.loads(theirs) != json.loads(mine):
-            raise ValueError(f"{path} holds a different study (other trials, grid or base "
-                             f"config; see {marker}). Rerun with the original arguments to "
-                             "resume it, or pass another --storage or --name.")
+            raise ValueError(
+                f"{path} holds a different study (other trials, grid or base "
+                f"config; see {marker}). Rerun with the original arguments to "
+                "resume it, or pass another --storage or --name."
+            )
         return
     fs.create_dir(root, recursive=True)
     with fs.open_output_stream(marker) as f:
@@ -269,8 +309,12 @@ def _init_ray(opts: StudyOptions) -> bool:
         env["NC_DATA_DIR"] = str((Path.cwd() / LOCAL_DIR).resolve())
     runtime_env = {"env_vars": env} if env else None
     if opts.address in (None, "", "local"):
-        ray.init(address="local", num_cpus=opts.num_cpus, include_dashboard=False,
-                 runtime_env=runtime_env)
+        ray.init(
+            address="local",
+            num_cpus=opts.num_cpus,
+            include_dashboard=False,
+            runtime_env=runtime_env,
+        )
     else:
         ray.init(address=opts.address, runtime_env=runtime_env)
     return True
@@ -283,49 +327,73 @@ def export(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.DataFr
     """Rebuild and atomically write <results>/<study>/{epochs,layers}.parquet from storage."""
     path = experiment_path(spec, opts)
     if not tune.Tuner.can_restore(path):
-        raise FileNotFoundError(f"no stored study at {path}: run it first (without "
-                                "--export-only), or pass the --storage and --name it ran with")
+        raise FileNotFoundError(
+            f"no stored study at {path}: run it first (without "
+            "--export-only), or pass the --storage and --name it ran with"
+        )
     analysis = tune.ExperimentAnalysis(path)
     history = analysis.trial_dataframes
-    frames = [_trial_frames(analysis, trial, history.get(trial.trial_id), spec.name)
-              for trial in analysis.trials]
+    frames, statuses = [], []
+    for trial in analysis.trials:
+        records, status = _trial_records(trial, history.get(trial.trial_id))
+        frames.append(
+            to_frames(
+                records,
+                run_config_of(trial.config),
+                study=spec.name,
+                trial_id=trial.trial_id,
+                status=status,
+            )
+        )
+        statuses.append(status)
     epochs = pd.concat([e for e, _ in frames], ignore_index=True)
     layers = pd.concat([lay for _, lay in frames], ignore_index=True)
     epochs = epochs.drop_duplicates(["trial_id", "epoch"], keep="last", ignore_index=True)
-    layers = layers.drop_duplicates(["trial_id", "epoch", "layer"], keep="last",
-                                    ignore_index=True)
+    layers = layers.drop_duplicates(["trial_id", "epoch", "layer"], keep="last", ignore_index=True)
     out = Path(opts.results) / spec.name
     write_parquet_atomic(epochs, out / "epochs.parquet")
     write_parquet_atomic(layers, out / "layers.parquet")
-    print(f"study {spec.name}: {epochs.trial_id.nunique()} trials, {len(epochs)} epoch rows, "
-          f"{len(layers)} layer rows -> {out}")
+    counts = pd.Series(statuses, dtype=str).value_counts().to_dict()
+    print(
+        f"study {spec.name}: trials {counts}; {len(epochs)} epoch rows, {len(layers)} layer "
+        f"rows -> {out}"
+    )
+    if counts.get("incomplete") or counts.get("error"):
+        print(f"study {spec.name}: rerun the same command to resume the unfinished trials")
     return epochs, layers
 
 
-def _trial_frames(analysis, trial, history: pd.DataFrame | None, study: str):
-    """One trial's tables: records of its last checkpoint, then any epochs reported after it."""
+def _trial_records(trial, history: pd.DataFrame | None) -> tuple[list[EpochRecord], str]:
+    """A trial's records, one per epoch (those of its last checkpoint, then any epochs reported
+    after it by the newest attempt), and its status."""
     records, status = [], None
-    checkpoint = analysis.get_last_checkpoint(trial)
-    if checkpoint is not None:
-        with checkpoint.as_directory() as d:
+    if trial.checkpoint is not None:  # the latest one Tune recorded
+        with trial.checkpoint.as_directory() as d:
             records = list(load_state(Path(d) / STATE_FILE).records)
             status = json.loads((Path(d) / META_FILE).read_text())["status"]
-    if history is not None and "epoch" in history:
+    if history is not None and len(history) and "epoch" in history:
+        # After a restore, the history repeats epochs; the newest attempt is its longest tail
+        # of strictly increasing epochs.
+        epochs = history["epoch"].tolist()
+        start = len(epochs) - 1
+        while start > 0 and epochs[start - 1] < epochs[start]:
+            start -= 1
         done = records[-1].epoch if records else 0
-        later = history[history["epoch"] > done].drop_duplicates("epoch", keep="last")
+        later = history.iloc[start:]
+        later = later[later["epoch"] > done]
         records += [_record_from_metrics(row) for row in later.to_dict("records")]
-        if len(history):
+        if len(later) or status is None:
             status = history["status"].iloc[-1]
-    status = _final_status(trial.status, status, records)
-    return to_frames(records, run_config_of(trial.config), study=study,
-                     trial_id=trial.trial_id, status=status)
+    return records, _final_status(trial.status, status, records)
 
 
 def _record_from_metrics(row: dict) -> EpochRecord:
     """An EpochRecord rebuilt from reported metrics (scalars only: no layer measures)."""
     fixed = row.get("fixed_layers")
-    return EpochRecord(**{k: row[k] for k in SCALARS},
-                       fixed_layers=fixed.split(",") if isinstance(fixed, str) and fixed else [])
+    return EpochRecord(
+        **{k: row[k] for k in SCALARS},
+        fixed_layers=fixed.split(",") if isinstance(fixed, str) and fixed else [],
+    )
 
 
 def _final_status(trial_status: str, reported: str | None, records: list[EpochRecord]) -> str:
@@ -347,24 +415,19 @@ def pareto_front(df: pd.DataFrame, objectives: tuple[tuple[str, str], ...]) -> p
     """Rows of `df` that no other row dominates (>= on every objective, > on one)."""
     signs = [1.0 if mode == "max" else -1.0 for _, mode in objectives]
     values = df[[m for m, _ in objectives]].to_numpy(float) * signs  # (N, M), larger is better
-    keep = [not any((values[j] >= values[i]).all() and (values[j] > values[i]).any()
-                    for j in range(len(values))) for i in range(len(values))]
+    keep = [
+        not any(
+            (values[j] >= values[i]).all() and (values[j] > values[i]).any()
+            for j in range(len(values))
+        )
+        for i in range(len(values))
+    ]
     return df[keep].sort_values(objectives[0][0], ascending=objectives[0][1] == "min")
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write `df` as CSV through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
 # ---------------------------------------------------------------------------- command line
@@ -373,25 +436,50 @@ def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
     """The options every study shares (README: "Running studies")."""
     a = parser.add_argument
-    a("--preset", choices=("smoke", "quick", "paper"), default="quick",
-      help="smoke: < 2 min on 2 CPUs (CI); quick: about an hour on a CPU; paper: GPUs")
+    a(
+        "--preset",
+        choices=("smoke", "quick", "paper"),
+        default="quick",
+        help="smoke: < 2 min on 2 CPUs (CI); quick: about an hour on a CPU; paper: GPUs",
+    )
     a("--seeds", type=int, nargs="+", help="seeds to run (default: per preset)")
     a("--name", default=name, help="study name: the Tune experiment and results/<name>/")
     a("--dataset", choices=("fashion_mnist", "synthetic"), help="override the preset's dataset")
-    a("--set", action="append", default=[], metavar="FIELD=VALUE",
-      help="override any RunConfig field of the preset, e.g. --set epochs=10 (repeatable)")
+    a(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override any RunConfig field of the preset, e.g. --set epochs=10 (repeatable)",
+    )
     a("--address", help="Ray to use: default a new local one in-process; 'auto' joins a cluster")
     a("--storage", default="results/ray", help="Tune storage: a path, shared path or s3:// URI")
     a("--results", default="results", help="the Parquet tables go to RESULTS/<name>/")
     a("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     a("--cpus-per-trial", type=float, default=1.0, help="CPUs (and torch threads) per trial")
-    a("--gpus-per-trial", type=float,
-      help="GPUs per trial, fractions share a GPU (default: 1 if the cluster has one, else 0)")
-    a("--max-concurrent", type=int, help="most trials running at once (default: as resources allow)")
-    a("--scheduler", choices=("none", "asha"), default="none",
-      help="asha: stop trials whose test accuracy lags early (their status is 'stopped')")
+    a(
+        "--gpus-per-trial",
+        type=float,
+        help="GPUs per trial, fractions share a GPU (default: 1 if the cluster has one, else 0)",
+    )
+    a(
+        "--max-concurrent",
+        type=int,
+        help="most trials running at once (default: as resources allow)",
+    )
+    a(
+        "--scheduler",
+        choices=("none", "asha"),
+        default="none",
+        help="asha: stop trials whose test accuracy lags early (their status is 'stopped')",
+    )
     a("--max-failures", type=int, default=2, help="restarts of a crashed trial from its checkpoint")
-    a("--checkpoint-every", type=int, default=1, help="checkpoint the training state every N epochs")
+    a(
+        "--checkpoint-every",
+        type=int,
+        default=1,
+        help="checkpoint the training state every N epochs",
+    )
     a("--fail-at-epoch", type=int, help="testing: each trial's first attempt crashes at this epoch")
     a("--export-only", action="store_true", help="rebuild the Parquet from storage; train nothing")
     a("--verbose", type=int, default=1, choices=(0, 1, 2), help="Tune's console output")
@@ -399,12 +487,21 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
 
 def options_from_args(args: argparse.Namespace, *, seed: int = 0) -> StudyOptions:
     return StudyOptions(
-        address=args.address, storage=args.storage, results=args.results,
-        num_cpus=args.num_cpus, cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent,
-        scheduler=args.scheduler, max_failures=args.max_failures,
-        checkpoint_every=args.checkpoint_every, fail_at_epoch=args.fail_at_epoch,
-        export_only=args.export_only, seed=seed, verbose=args.verbose)
+        address=args.address,
+        storage=args.storage,
+        results=args.results,
+        num_cpus=args.num_cpus,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        scheduler=args.scheduler,
+        max_failures=args.max_failures,
+        checkpoint_every=args.checkpoint_every,
+        fail_at_epoch=args.fail_at_epoch,
+        export_only=args.export_only,
+        seed=seed,
+        verbose=args.verbose,
+    )
 
 
 def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields) -> RunConfig:

@@ -8,7 +8,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from ray.autoscaler._private.util import prepare_config, validate_config
 
 CLUSTER_YAML = Path(__file__).resolve().parents[1] / "cluster.yaml"
@@ -26,8 +25,10 @@ def test_cluster_yaml_passes_ray_autoscaler_validation(cluster):
 
 @pytest.mark.parametrize(
     "path, key, typo",
-    [((), "setup_commands", "setup_comands"),
-     (("available_node_types", "gpu_worker"), "min_workers", "min_worker")],
+    [
+        ((), "setup_commands", "setup_comands"),
+        (("available_node_types", "gpu_worker"), "min_workers", "min_worker"),
+    ],
 )
 def test_cluster_yaml_with_typo_key_fails_validation(cluster, path, key, typo):
     bad = copy.deepcopy(cluster)
@@ -43,8 +44,11 @@ def test_cluster_has_cpu_head_and_autoscaled_gpu_workers(cluster):
     types = cluster["available_node_types"]
     head = types[cluster["head_node_type"]]
     assert head["resources"].get("GPU", 0) == 0
-    gpu = [t for name, t in types.items() if name != cluster["head_node_type"]
-           and t["resources"].get("GPU", 0) >= 1]
+    gpu = [
+        t
+        for name, t in types.items()
+        if name != cluster["head_node_type"] and t["resources"].get("GPU", 0) >= 1
+    ]
     assert gpu and all(0 <= t["min_workers"] <= t["max_workers"] for t in gpu)
 
 
@@ -66,7 +70,8 @@ def test_dashboard_and_client_ports_not_open_to_world(cluster):
     rules = cluster["provider"].get("security_group", {}).get("IpPermissions", [])
     for rule in rules:
         world = [r.get("CidrIp") for r in rule.get("IpRanges", [])] + [
-            r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", [])]
+            r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", [])
+        ]
         if {"0.0.0.0/0", "::/0"} & set(world):
             for port in PRIVATE_PORTS:
                 assert not _covers(rule, port), f"port {port} open to the world by {rule}"

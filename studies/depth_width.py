@@ -1,0 +1,126 @@
+"""Fixing layers before vs after the effective depth, over MLP widths and depths (Liu, arXiv
+2412.00884, Figure 1).
+
+For every (width, depth) the baseline shows where neural collapse sets in: its effective depth
+at eps is the first layer whose train NCC error is <= eps. StaticETF then fixes every layer from
+`fix_from` on to a simplex ETF before training, for each fix_from in 1..depth-1 (fc1, fed by the
+raw input, is always trained). The paper's claim: fixing from at or after the effective depth
+costs little test accuracy; fixing earlier costs more.
+
+    python studies/depth_width.py --preset smoke          # CI: < 2 min on 2 CPUs
+    python studies/depth_width.py --preset quick --widths 100 400 --depths 4 8
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from nc_core.policy import effective_depth
+from nc_core.tune_adapter import (
+    StudySpec,
+    add_study_args,
+    base_config,
+    final_epochs,
+    options_from_args,
+    run_study,
+)
+
+WIDTHS = {"smoke": (32,), "quick": (100, 400), "paper": (100, 200, 400, 800)}
+DEPTHS = {"smoke": (3,), "quick": (4, 8), "paper": (4, 6, 8, 10)}
+SEEDS = {"smoke": (0,), "quick": (0,), "paper": (0, 1, 2)}
+
+
+def trial_list(widths, depths, seeds, kind: str = "canonical") -> list[dict]:
+    """Per (width, depth, seed): the baseline, then StaticETF for every fix_from in 1..depth-1."""
+    trials = []
+    for width in widths:
+        for depth in depths:
+            for seed in seeds:
+                shape = dict(width=width, depth=depth, seed=seed)
+                trials.append(dict(shape, policy="none"))
+                trials += [
+                    dict(shape, policy="static", fix_from=k, kind=kind) for k in range(1, depth)
+                ]
+    return trials
+
+
+def effective_depths(layers: pd.DataFrame, eps: float) -> pd.DataFrame:
+    """Each baseline trial's effective depth at eps (layer index; depth when none qualifies)."""
+    base = layers[layers.policy == "none"]
+    last = base[base.epoch == base.groupby("trial_id").epoch.transform("max")]
+    rows = []
+    for trial_id, g in last.groupby("trial_id", sort=False):
+        g = g.sort_values("layer_index")
+        first = effective_depth(dict(zip(g.layer, 1.0 - g.train_ncc_acc, strict=True)), eps)
+        index = int(g.layer_index[g.layer == first].iloc[0]) if first else int(g.depth.iloc[0])
+        rows.append(
+            dict(
+                trial_id=trial_id,
+                width=g.width.iloc[0],
+                depth=g.depth.iloc[0],
+                seed=g.seed.iloc[0],
+                effective_depth=index,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def summarize(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Final test accuracy per (width, depth, fix_from), averaged over seeds (-1: baseline)."""
+    last = final_epochs(epochs)
+    last = last.assign(fix_from=last.fix_from.where(last.policy == "static", -1).astype(int))
+    return (
+        last.groupby(["width", "depth", "fix_from"])
+        .agg(
+            test_acc=("test_acc", "mean"),
+            trainable_params=("trainable_params", "mean"),
+            seeds=("seed", "nunique"),
+            not_ok=("status", lambda s: int((s != "ok").sum())),
+        )
+        .reset_index()
+    )
+
+
+def build_spec(args: argparse.Namespace) -> StudySpec:
+    p = args.preset
+    trials = trial_list(
+        args.widths or WIDTHS[p], args.depths or DEPTHS[p], args.seeds or SEEDS[p], args.kind
+    )
+    return StudySpec(name=args.name, base=base_config(args), trials=tuple(trials))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_study_args(parser, name="depth_width")
+    parser.add_argument("--widths", type=int, nargs="+", help="MLP widths (default: per preset)")
+    parser.add_argument("--depths", type=int, nargs="+", help="MLP depths (default: per preset)")
+    parser.add_argument(
+        "--kind",
+        default="canonical",
+        choices=("canonical", "rotated", "freeze"),
+        help="what the fixed layers become",
+    )
+    parser.add_argument(
+        "--eps",
+        type=float,
+        default=0.1,
+        help="NCC-error threshold of the effective depth printed at the end",
+    )
+    args = parser.parse_args(argv)
+    try:  # bad input fails here, before any work
+        spec, opts = build_spec(args), options_from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+    epochs, layers = run_study(spec, opts)
+    with pd.option_context("display.width", 120, "display.max_rows", 200):
+        print(f"effective depth at eps={args.eps} (baseline, last epoch):")
+        print(effective_depths(layers, args.eps).to_string(index=False))
+        print(summarize(epochs).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

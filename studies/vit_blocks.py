@@ -1,0 +1,112 @@
+"""ETF-Transformer: which ViT feedforward layers can be fixed to simplex ETFs (Liu, arXiv
+2412.00884, the ETF-Transformer experiments).
+
+Each trial fixes, from the start, the feedforward linears (fc1, fc2 or both) of some blocks
+(none, the last N, or all) to ETFs of one kind (canonical, rotated, or freeze: the random
+initialisation kept), and trains the rest. The baseline ("none") trains everything. Compare
+final test accuracy against trainable parameters.
+
+    python studies/vit_blocks.py --preset smoke           # CI: < 2 min on 2 CPUs
+    python studies/vit_blocks.py --preset quick --kinds canonical rotated
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+from nc_core.tune_adapter import (
+    StudySpec,
+    add_study_args,
+    base_config,
+    final_epochs,
+    options_from_args,
+    run_study,
+)
+from nc_core.vit import parse_blocks
+
+BLOCKS = {
+    "smoke": ("last:1", "all"),
+    "quick": ("last:2", "last:4", "all"),
+    "paper": ("last:1", "last:3", "all"),
+}
+LINEARS = {"smoke": ("both",), "quick": ("fc1", "fc2", "both"), "paper": ("fc1", "fc2", "both")}
+KINDS = {
+    "smoke": ("canonical",),
+    "quick": ("canonical", "rotated"),
+    "paper": ("canonical", "rotated", "freeze"),
+}
+SEEDS = {"smoke": (0,), "quick": (0,), "paper": (0, 1, 2)}
+
+
+def trial_list(blocks, linears, kinds, seeds) -> list[dict]:
+    """Per seed: the baseline (no ETF), then every (blocks, linears, kind)."""
+    trials = []
+    for seed in seeds:
+        trials.append(dict(etf_blocks="none", seed=seed))
+        trials += [
+            dict(etf_blocks=b, etf_linears=lin, kind=k, seed=seed)
+            for b in blocks
+            if b != "none"
+            for lin in linears
+            for k in kinds
+        ]
+    return trials
+
+
+def summarize(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Final test accuracy and trainable parameters per choice, averaged over seeds."""
+    last = final_epochs(epochs)
+    none = last.etf_blocks == "none"
+    last = last.assign(
+        etf_linears=last.etf_linears.where(~none, "-"), kind=last.kind.where(~none, "-")
+    )
+    return (
+        last.groupby(["etf_blocks", "etf_linears", "kind"], sort=False)
+        .agg(
+            test_acc=("test_acc", "mean"),
+            trainable_params=("trainable_params", "mean"),
+            seeds=("seed", "nunique"),
+            not_ok=("status", lambda s: int((s != "ok").sum())),
+        )
+        .reset_index()
+    )
+
+
+def build_spec(args: argparse.Namespace) -> StudySpec:
+    p = args.preset
+    trials = trial_list(
+        args.blocks or BLOCKS[p],
+        args.linears or LINEARS[p],
+        args.kinds or KINDS[p],
+        args.seeds or SEEDS[p],
+    )
+    base = base_config(args, prefix="vit-")
+    for t in trials:  # a bad block spec fails here, not inside a trial
+        parse_blocks(t["etf_blocks"], base.vit_depth)
+    return StudySpec(name=args.name, base=base, trials=tuple(trials))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_study_args(parser, name="vit_blocks")
+    parser.add_argument(
+        "--blocks", nargs="+", help="etf_blocks choices besides none: all, last:N, first:N, 0,2 ..."
+    )
+    parser.add_argument("--linears", nargs="+", choices=("fc1", "fc2", "both"))
+    parser.add_argument("--kinds", nargs="+", choices=("canonical", "rotated", "freeze"))
+    args = parser.parse_args(argv)
+    try:  # bad input fails here, before any work
+        spec, opts = build_spec(args), options_from_args(args)
+    except ValueError as err:
+        parser.error(str(err))
+    epochs, _ = run_study(spec, opts)
+    with pd.option_context("display.width", 120, "display.max_rows", 200):
+        print(summarize(epochs).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
