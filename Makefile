@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
 PRESET ?= quick
+# the main job's sweep: every kind (canonical, rotated, freeze) so Figure 5 has its controls; one
+# seed keeps the quick size near an hour on 2 cores (add seeds with SEEDS="0 1 2").
+SEEDS ?= 0
 
 .PHONY: test study figures data venv lint bench clean
 
@@ -35,7 +38,7 @@ test: venv data
 	$(BIN)/python -m pytest -q
 
 study: venv data
-	$(BIN)/python studies/eps_sweep.py --preset $(PRESET)
+	$(BIN)/python studies/eps_sweep.py --preset $(PRESET) --seeds $(SEEDS) --kinds canonical rotated freeze
 	$(BIN)/python analysis/make_figures.py --results results --out figures
 
 figures: venv
@@ -48,6 +51,7 @@ lint: venv
 bench: venv data
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_tune.py
 
 clean:
 	rm -rf $(VENV) results figures .pytest_cache

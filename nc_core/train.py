@@ -175,6 +175,9 @@ class _Run:
         self.fixed_layers: dict[str, int] = {}
         if state is None:
             self.epoch, self.records, self.status = 0, [], "ok"
+            if cfg.model == "vit":  # ETF feedforwards built in from the start count as fixed
+                for i in parse_blocks(cfg.etf_blocks, cfg.vit_depth):
+                    self.fixed_layers[f"blocks.{i}"] = 0
             for layer in self.policy.initial(list(self.model.nc_layers)):
                 self.fixed.update(_fix(self.model, layer, cfg.kind, cfg.seed))
                 self.fixed_layers[layer] = 0

@@ -3,7 +3,7 @@
 A study script builds a `StudySpec` (its name, a base `RunConfig`, and either an explicit list of
 trials or a search space) and calls `run_study(spec, opts)`. That runs every trial as a Tune trial
 of `trainable`, resumes an interrupted study when the same command runs again, and exports the
-two tables of `nc_core.records` to `<results>/<study>/{epochs,layers}.parquet` (docs/STUDIES.md).
+two tables of `nc_core.records` to `<results>/<study>/{epochs,layers}.parquet` (README: "Results").
 
 Faults: a trial reports every epoch and checkpoints its `TrainState` every `checkpoint_every`
 epochs and at its last; `FailureConfig` restarts a crashed trial from its last checkpoint, and

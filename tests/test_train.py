@@ -13,7 +13,7 @@ import torch
 
 from nc_core.cli import main as cli_main
 from nc_core.config import RunConfig, preset
-from nc_core.data import DEBIAN_DIR
+from nc_core.data import DEBIAN_DIR, Split
 from nc_core.etf import ETFLinear
 from nc_core.records import EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state, save_state
@@ -194,3 +194,15 @@ def test_real_fashion_mnist_smoke_run_learns():
     result = train(preset("smoke", policy="adaptive", kind="rotated"))
     assert result.status == "ok" and len(result.records) == 3
     assert result.records[-1].test_acc > 0.6  # 100 images per class, 3 epochs
+
+
+def test_vit_blocks_built_as_etf_count_as_fixed_from_epoch_zero():
+    cfg = preset(
+        "vit-smoke", epochs=1, etf_blocks="last:1", kind="rotated", subset=None, nc_samples=None
+    )
+    split = Split(torch.rand(40, 1, 28, 28), torch.arange(10).repeat(4))  # 4 images per class
+    record = train(cfg, data=(split, split)).records[-1]
+    assert record.fixed_layers == ["blocks.1"]
+    assert record.layers["blocks.1"].fixed_as == "rotated"
+    assert record.layers["blocks.1"].fixed_epoch == 0
+    assert record.layers["blocks.0"].fixed_as == ""
