@@ -4,28 +4,16 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from analysis import style
 from analysis.load import Study
 from analysis.trials import final_rows, with_arm
+from nc_core.study import pareto_front
 
 ARM_ORDER = ["baseline", "canonical", "rotated", "freeze"]
 OFFSETS = {"canonical": -0.12, "freeze": 0.12}  # side by side at the same layers fixed
-
-
-def pareto_front(params: np.ndarray, acc: np.ndarray) -> np.ndarray:
-    """Indices of the points no other point beats on both (fewer params, higher accuracy),
-    in order of increasing params."""
-    order = np.lexsort((-acc, params))  # params ascending, then accuracy descending
-    front, best = [], -np.inf
-    for i in order:
-        if acc[i] > best:
-            front.append(i)
-            best = acc[i]
-    return np.array(front, dtype=int)
 
 
 def _arms(df: pd.DataFrame) -> list[str]:
@@ -54,8 +42,9 @@ def pareto(study: Study):
             label=f"{style.label(arm)} (n={len(g)})",
             zorder=3,
         )
-    front = pareto_front(params, acc)
-    on_front = ok.iloc[front]
+    on_front = pareto_front(ok, (("test_acc", "max"), ("trainable_params", "min")))
+    on_front = on_front.sort_values("trainable_params")
+    front = on_front.index.to_numpy()
     ax.plot(
         params[front],
         acc[front],

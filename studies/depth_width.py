@@ -18,14 +18,15 @@ import argparse
 import pandas as pd
 
 from nc_core.policy import effective_depth
-from nc_core.tune_adapter import (
+from nc_core.study import (
     StudySpec,
     add_study_args,
     base_config,
     final_epochs,
     options_from_args,
-    run_study,
+    summarize_final,
 )
+from nc_core.tune_adapter import run_study
 
 WIDTHS = {"smoke": (32,), "quick": (100, 400), "paper": (100, 200, 400, 800)}
 DEPTHS = {"smoke": (3,), "quick": (4, 8), "paper": (4, 6, 8, 10)}
@@ -71,16 +72,7 @@ def summarize(epochs: pd.DataFrame) -> pd.DataFrame:
     """Final test accuracy per (width, depth, fix_from), averaged over seeds (-1: baseline)."""
     last = final_epochs(epochs)
     last = last.assign(fix_from=last.fix_from.where(last.policy == "static", -1).astype(int))
-    return (
-        last.groupby(["width", "depth", "fix_from"])
-        .agg(
-            test_acc=("test_acc", "mean"),
-            trainable_params=("trainable_params", "mean"),
-            seeds=("seed", "nunique"),
-            not_ok=("status", lambda s: int((s != "ok").sum())),
-        )
-        .reset_index()
-    )
+    return summarize_final(last, ["width", "depth", "fix_from"])
 
 
 def build_spec(args: argparse.Namespace) -> StudySpec:

@@ -18,16 +18,17 @@ import argparse
 
 import pandas as pd
 
-from nc_core.tune_adapter import (
+from nc_core.study import (
     StudySpec,
     add_study_args,
     base_config,
     final_epochs,
     options_from_args,
     pareto_front,
-    run_study,
+    summarize_final,
     write_csv_atomic,
 )
+from nc_core.tune_adapter import run_study
 
 EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 SMOKE_EPS = (0.1, 0.3)
@@ -64,17 +65,7 @@ def summarize(epochs: pd.DataFrame) -> pd.DataFrame:
         kind=last.kind.where(last.policy != "none", "-"),
         eps=last.eps.where(last.policy != "none", float("nan")),
     )
-    return (
-        last.groupby(["policy", "kind", "eps"], dropna=False)
-        .agg(
-            test_acc=("test_acc", "mean"),
-            trainable_params=("trainable_params", "mean"),
-            layers_fixed=("layers_fixed", "mean"),
-            seeds=("seed", "nunique"),
-            not_ok=("status", lambda s: int((s != "ok").sum())),
-        )
-        .reset_index()
-    )
+    return summarize_final(last, ["policy", "kind", "eps"])
 
 
 def seed_list(args: argparse.Namespace) -> tuple[int, ...]:

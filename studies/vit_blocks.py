@@ -16,14 +16,15 @@ import argparse
 
 import pandas as pd
 
-from nc_core.tune_adapter import (
+from nc_core.study import (
     StudySpec,
     add_study_args,
     base_config,
     final_epochs,
     options_from_args,
-    run_study,
+    summarize_final,
 )
+from nc_core.tune_adapter import run_study
 from nc_core.vit import parse_blocks
 
 BLOCKS = {
@@ -62,16 +63,7 @@ def summarize(epochs: pd.DataFrame) -> pd.DataFrame:
     last = last.assign(
         etf_linears=last.etf_linears.where(~none, "-"), kind=last.kind.where(~none, "-")
     )
-    return (
-        last.groupby(["etf_blocks", "etf_linears", "kind"], sort=False)
-        .agg(
-            test_acc=("test_acc", "mean"),
-            trainable_params=("trainable_params", "mean"),
-            seeds=("seed", "nunique"),
-            not_ok=("status", lambda s: int((s != "ok").sum())),
-        )
-        .reset_index()
-    )
+    return summarize_final(last, ["etf_blocks", "etf_linears", "kind"])
 
 
 def build_spec(args: argparse.Namespace) -> StudySpec:

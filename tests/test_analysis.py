@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.fig_tradeoffs import pareto_front
 from analysis.load import ResultsSchemaError, load_study
 from analysis.make_figures import main
 from analysis.trials import effective_depth, fix_schedule
@@ -332,12 +331,6 @@ def test_effective_depth_is_the_first_layer_within_eps():
     depth = effective_depth(layers, 0.1)
     assert depth[("a", 1)] == 1  # index 1 is the first with error <= 0.1, not index 3
     assert np.isnan(depth[("b", 1)])
-
-
-def test_pareto_front_keeps_only_undominated_points():
-    params = np.array([10, 10, 20, 30, 5])
-    acc = np.array([80, 85, 84, 90, 70])
-    assert list(pareto_front(params, acc)) == [4, 1, 3]
 
 
 def test_fix_schedule_gives_median_epoch_and_partial_counts():

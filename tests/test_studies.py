@@ -27,14 +27,9 @@ from nc_core.config import RunConfig, preset
 from nc_core.data import DataError, load_fashion_mnist
 from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state
+from nc_core.study import StudyOptions, StudySpec, base_config, pareto_front
 from nc_core.train import build_model
-from nc_core.tune_adapter import (
-    StudyOptions,
-    StudySpec,
-    base_config,
-    pareto_front,
-    run_study,
-)
+from nc_core.tune_adapter import run_study
 from studies import depth_width, eps_sweep, vit_blocks
 
 REPO = Path(__file__).resolve().parents[1]
