@@ -56,7 +56,7 @@ class RunConfig:
         default=None, metadata={"help": "first N train images per class (None: all)"}
     )
     nc_samples: int | None = field(
-        default=1000,
+        default=500,
         metadata={
             "help": "train images per class used for the NC statistics (None: all); "
             "a fixed stratified sample keeps an NC evaluation cheap"
@@ -200,7 +200,7 @@ class RunConfig:
 # Presets: the paper's setting and smaller versions of it. `paper` is the author's MLP recipe
 # (depth 8, width 400, BN, 300 epochs, SGD 0.01 / 0.9 / 5e-4, batch 128).
 PRESETS: dict[str, dict] = {
-    "paper": dict(model="mlp", width=400, depth=8, batch_norm=True, epochs=300),
+    "paper": dict(model="mlp", width=400, depth=8, batch_norm=True, epochs=300, nc_samples=1000),
     "quick": dict(model="mlp", width=400, depth=8, batch_norm=True, epochs=30),
     "smoke": dict(
         model="mlp",
