@@ -22,14 +22,8 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"policy kind={kind!r}: expected one of {FIXED_KINDS}")
 
 
-@dataclass
-class NoFreeze:
-    """The baseline: nothing is ever fixed."""
-
-    kind: str = "canonical"
-
-    def initial(self, layers: list[str]) -> list[str]:
-        return []
+class _FixedPlan:
+    """A policy decided before training: nothing to decide later, no state to keep."""
 
     def decide(self, ncc_error: dict[str, float], epoch: int) -> list[str]:
         return []
@@ -42,7 +36,17 @@ class NoFreeze:
 
 
 @dataclass
-class StaticETF:
+class NoFreeze(_FixedPlan):
+    """The baseline: nothing is ever fixed."""
+
+    kind: str = "canonical"
+
+    def initial(self, layers: list[str]) -> list[str]:
+        return []
+
+
+@dataclass
+class StaticETF(_FixedPlan):
     """Layers with index >= fix_from are fixed before training starts (the paper's Figure 1)."""
 
     fix_from: int
@@ -59,15 +63,6 @@ class StaticETF:
                 f"StaticETF fix_from={self.fix_from}: the model has {len(layers)} layers"
             )
         return list(layers[self.fix_from :])
-
-    def decide(self, ncc_error: dict[str, float], epoch: int) -> list[str]:
-        return []
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
 
 @dataclass
