@@ -27,7 +27,8 @@ from nc_core.config import preset
 from nc_core.data import DEBIAN_DIR
 from nc_core.etf import freeze_to_etf
 from nc_core.evaluate import evaluate
-from nc_core.train import _Run, build_optimizer
+from nc_core.build import build_optimizer
+from nc_core.train import _Run
 
 
 def torchvision_loop_rate(run: _Run, max_batches: int) -> float:

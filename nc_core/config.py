@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from nc_core.etf import FIXED_KINDS
+
 MODELS = ("mlp", "vit")
 DATASETS = ("fashion_mnist", "synthetic")
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("constant", "multistep", "cosine")
 POLICIES = ("none", "adaptive", "static")
-KINDS = ("canonical", "rotated", "freeze")
+KINDS = FIXED_KINDS
 MODES = ("layer", "beyond")
 PRECISIONS = ("fp32", "bf16")
 VIT_LINEARS = ("fc1", "fc2", "both")
@@ -86,6 +88,14 @@ class RunConfig:
     mode: str = field(default="layer", metadata={"help": f"Adaptive-ETF: {MODES}"})
     kind: str = field(
         default="canonical", metadata={"help": f"what a fixed layer becomes: {KINDS}"}
+    )
+    fix_input: bool = field(
+        default=False,
+        metadata={
+            "help": "Adaptive-ETF: may fix the input layer (MLP fc1). Off by default: a fixed "
+            "wide layer reads the pixels through a k-dim map (canonical keeps only the first k "
+            "of 784 pixels), which is input truncation, not collapse geometry"
+        },
     )
     min_epoch: int = field(
         default=0, metadata={"help": "Adaptive-ETF: fix nothing before this epoch"}

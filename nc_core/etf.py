@@ -15,7 +15,10 @@ import torch
 from torch import nn
 
 ETF_KINDS = ("canonical", "rotated")
-FIXED_KINDS = ("canonical", "rotated", "freeze")
+# What a fixed layer becomes: a simplex ETF (canonical, rotated), the control "any fixed
+# isometry" at the ETF's scale (orthogonal), or its trained weight kept as it was (freeze).
+FIXED_KINDS = ("canonical", "rotated", "orthogonal", "freeze")
+BUILT_KINDS = ("canonical", "rotated", "orthogonal")  # a matrix made from the shape and a seed
 
 
 def simplex_etf(rows: int, cols: int, *, kind: str = "canonical", seed: int = 0) -> torch.Tensor:
@@ -42,11 +45,41 @@ def simplex_etf(rows: int, cols: int, *, kind: str = "canonical", seed: int = 0)
     return W.float()
 
 
+def random_orthogonal(rows: int, cols: int, *, seed: int = 0) -> torch.Tensor:
+    """(rows, cols) seeded random semi-orthogonal matrix at the Frobenius norm of the simplex ETF
+    of that shape: "any fixed isometry", the control that separates ETF geometry from fixing.
+
+    Q from the QR of a Gaussian (max, k) matrix (k = min(rows, cols)), transposed for a wide
+    shape, so Q has orthonormal rows (rows <= cols) or columns (rows > cols): |Q|_F^2 = k. The
+    ETF's k-1 non-zero singular values are sqrt(k/(k-1)), so |M|_F^2 = k too and the scale is 1;
+    it is still computed from the ETF so the two can never drift apart.
+    """
+    k, n = min(rows, cols), max(rows, cols)
+    if k < 2:
+        raise ValueError(f"random_orthogonal({rows}, {cols}): needs min(rows, cols) >= 2")
+    g = torch.Generator().manual_seed(int(seed) + 1)  # +1: never the rotated kind's U
+    Q, R = torch.linalg.qr(torch.randn(n, k, generator=g, dtype=torch.float64))  # (n, k)
+    Q = Q * torch.sign(torch.diagonal(R)).unsqueeze(0)
+    Q = Q.T if rows <= cols else Q  # (rows, cols)
+    etf_norm = simplex_etf(rows, cols, kind="canonical").double().norm()
+    return (Q * (etf_norm / Q.norm())).float()
+
+
+def fixed_matrix(rows: int, cols: int, *, kind: str, seed: int = 0) -> torch.Tensor:
+    """The (rows, cols) weight a layer is fixed to, for a kind made from its shape and a seed."""
+    if kind == "orthogonal":
+        return random_orthogonal(rows, cols, seed=seed)
+    if kind in ETF_KINDS:
+        return simplex_etf(rows, cols, kind=kind, seed=seed)
+    raise ValueError(f"fixed_matrix kind={kind!r}: expected one of {BUILT_KINDS}")
+
+
 class ETFLinear(nn.Module):
     """y = x W^T + b with W a fixed buffer (never a Parameter) and b trainable.
 
-    `kind` records what W is: "canonical" / "rotated" (a simplex ETF) or "freeze" (a trained
-    weight kept as it was: the control that tells ETF structure from plain freezing).
+    `kind` records what W is: "canonical" / "rotated" (a simplex ETF), "orthogonal" (a random
+    isometry at the ETF's scale: the control for ETF geometry) or "freeze" (a trained weight
+    kept as it was: the control for freezing alone).
     """
 
     def __init__(
@@ -68,7 +101,7 @@ class ETFLinear(nn.Module):
                 raise ValueError(
                     "ETFLinear kind='freeze' needs the weight to keep (use from_linear)"
                 )
-            weight = simplex_etf(out_features, in_features, kind=kind, seed=seed)
+            weight = fixed_matrix(out_features, in_features, kind=kind, seed=seed)
         if weight.shape != (out_features, in_features):
             raise ValueError(
                 f"ETFLinear weight shape {tuple(weight.shape)}: "
@@ -81,7 +114,7 @@ class ETFLinear(nn.Module):
     def from_linear(cls, linear: nn.Linear, *, kind: str = "canonical", seed: int = 0) -> ETFLinear:
         """The fixed replacement of `linear`: same shape, device, dtype; its trained bias kept."""
         w = linear.weight.detach()
-        weight = w if kind == "freeze" else simplex_etf(*w.shape, kind=kind, seed=seed)
+        weight = w if kind == "freeze" else fixed_matrix(*w.shape, kind=kind, seed=seed)
         layer = cls(
             linear.in_features,
             linear.out_features,

@@ -1,20 +1,25 @@
 """One neural-collapse evaluation of a model: three streaming passes, every layer at once.
 
-1. NC sample of the train set -> per-layer ClassStats (class means, Sigma_W).
-2. The same sample -> train NCC accuracy per layer, and NC4 at the classifier.
-3. The test set -> test loss and accuracy, test NCC accuracy per layer (train-set means).
-Hooks only collect (`LayerTap`); the measures are the pure functions of `nc_core.metrics`.
+1. NC sample of the train set -> per-layer ClassStats (class means, variances, Sigma_W).
+2. The same sample -> train NCC accuracy per layer, NC4 at the classifier, and which units of
+   each layer's nonlinearity are ever active.
+3. The test set -> test loss and accuracy, test NCC accuracy per layer (train-set means), and
+   the histogram of predicted classes (mode collapse).
+Hooks only collect (`LayerTap`); the measures are the pure functions of `nc_core.metrics`; what
+is measured in a model is its `ModelAdapter`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from nc_core import metrics
+from nc_core.adapters import ModelAdapter
 from nc_core.data import Split, batches
 from nc_core.records import LayerRecord
 from nc_core.taps import LayerTap, eval_mode, layer_stats
@@ -22,70 +27,125 @@ from nc_core.taps import LayerTap, eval_mode, layer_stats
 EVAL_BATCH = 2000
 
 
+@dataclass
+class Evaluation:
+    """What one evaluation measured: test loss and accuracy, prediction histogram, layers."""
+
+    test_loss: float
+    test_acc: float
+    pred_counts: list[int]  # (K,) test predictions per class
+    layers: dict[str, LayerRecord]
+
+    @property
+    def pred_classes(self) -> int:
+        return sum(c > 0 for c in self.pred_counts)
+
+    @property
+    def pred_entropy(self) -> float:
+        return metrics.prediction_entropy(torch.tensor(self.pred_counts))
+
+
 def _ncc_pass(
-    model: nn.Module, split: Split, means: dict[str, torch.Tensor], penultimate: str, autocast
+    model: nn.Module,
+    adapter: ModelAdapter,
+    split: Split,
+    means: dict[str, torch.Tensor],
+    autocast,
+    *,
+    num_classes: int,
+    activations: dict[str, str] | None = None,
 ) -> dict:
-    """NCC accuracy of every layer in `means`, loss, accuracy and NC4 over `split`."""
-    names = [n for n in means if n != penultimate]
-    correct = {n: torch.zeros((), device=split.x.device) for n in names}
-    nc4 = torch.zeros((), device=split.x.device)
-    loss = torch.zeros((), device=split.x.device)
-    hits = torch.zeros((), device=split.x.device)
-    reduce = getattr(model, "nc_reduce", None)
-    with eval_mode(model), LayerTap(model, [*names, penultimate], reduce=reduce) as tap:
+    """NCC accuracy of every measured layer, loss, accuracy, NC4 and predicted-class counts
+    over `split`; with `activations` (layer -> module), which units are ever > 0."""
+    names, penult = list(adapter.layers), adapter.penultimate
+    act = activations or {}
+    device = split.x.device
+    correct = {n: torch.zeros((), device=device) for n in names}
+    active: dict[str, torch.Tensor] = {}
+    nc4 = torch.zeros((), device=device)
+    loss = torch.zeros((), device=device)
+    hits = torch.zeros((), device=device)
+    counts = torch.zeros(num_classes, dtype=torch.long, device=device)
+    tapped = [*names, penult, *act.values()]
+    with eval_mode(model), LayerTap(model, tapped, reduce=adapter.reduce) as tap:
         for x, y in batches(split, EVAL_BATCH, shuffle=False):
             with autocast():
                 logits = model(x)  # (B, K)
+            pred = logits.argmax(1)  # (B,)
             for n in names:
                 correct[n] += (metrics.ncc_predict(tap.outputs[n].float(), means[n]) == y).sum()
-            ncc_penult = metrics.ncc_predict(tap.outputs[penultimate].float(), means[penultimate])
-            nc4 += (logits.argmax(1) != ncc_penult).sum()
+            for layer, module in act.items():
+                on = (tap.outputs[module] > 0).any(0)  # (D,)
+                active[layer] = on if layer not in active else active[layer] | on
+            ncc_penult = metrics.ncc_predict(tap.outputs[penult].float(), means[penult])
+            nc4 += (pred != ncc_penult).sum()
             loss += F.cross_entropy(logits.float(), y, reduction="sum")
-            hits += (logits.argmax(1) == y).sum()
+            hits += (pred == y).sum()
+            counts += torch.bincount(pred, minlength=num_classes)
     N = len(split)
     return {
         "ncc": {n: correct[n].item() / N for n in names},
+        "dead": {n: 1.0 - a.double().mean().item() for n, a in active.items()},
         "nc4": nc4.item() / N,
         "loss": loss.item() / N,
         "acc": hits.item() / N,
+        "counts": counts.tolist(),
     }
 
 
 def evaluate(
-    model: nn.Module, nc_split: Split, test: Split, *, num_classes: int, autocast
-) -> tuple[float, float, dict[str, LayerRecord]]:
-    """(test_loss, test_acc, {layer: LayerRecord}) for every layer in `model.nc_layers`."""
-    names = list(model.nc_layers)
-    penult = model.penultimate
-    reduce = getattr(model, "nc_reduce", None)
+    model: nn.Module,
+    adapter: ModelAdapter,
+    nc_split: Split,
+    test: Split,
+    *,
+    num_classes: int,
+    autocast,
+) -> Evaluation:
+    """Every measure of every layer in `adapter.layers`, and the test loss and accuracy."""
+    names, penult = list(adapter.layers), adapter.penultimate
     with autocast():
         stats = layer_stats(
             model,
             batches(nc_split, EVAL_BATCH, shuffle=False),
             [*names, penult],
             num_classes,
-            reduce=reduce,
+            reduce=adapter.reduce,
             covariance=names,
         )
     means = {n: s.means() for n, s in stats.items()}  # each (K, D)
-    train = _ncc_pass(model, nc_split, means, penult, autocast)
-    test_ = _ncc_pass(model, test, means, penult, autocast)
-    W = model.get_submodule(model.classifier_name).weight  # (K, D)
+    train = _ncc_pass(
+        model,
+        adapter,
+        nc_split,
+        means,
+        autocast,
+        num_classes=num_classes,
+        activations=dict(adapter.activations),
+    )
+    test_ = _ncc_pass(model, adapter, test, means, autocast, num_classes=num_classes)
+    W = model.get_submodule(adapter.classifier).weight.detach()  # (K, D)
     layers = {}
     for i, n in enumerate(names):
-        m = means[n]
-        is_classifier = n == model.classifier_name
+        m, s = means[n], stats[n]
+        Mc = m - m.mean(0, keepdim=True)  # (K, D) centred class means
+        Sigma_T = s.total_cov()  # (D, D)
+        is_classifier = n == adapter.classifier
         layers[n] = LayerRecord(
             index=i,
             train_ncc_acc=train["ncc"][n],
             test_ncc_acc=test_["ncc"][n],
-            nc1=metrics.safe(metrics.nc1(stats[n].within_cov(), m)),
+            nc1=metrics.safe(metrics.nc1(s.within_cov(), m)),
             nc2_equinorm=metrics.safe(metrics.nc2_equinorm(m)),
             nc2_equiangle=metrics.safe(metrics.nc2_equiangle(m)),
             etf_distance=metrics.safe(metrics.etf_distance(m)),
-            nc3=metrics.safe(metrics.nc3_duality(W.detach(), means[penult]))
-            if is_classifier
-            else math.nan,
+            nc3=metrics.safe(metrics.nc3_duality(W, means[penult])) if is_classifier else math.nan,
             nc4=train["nc4"] if is_classifier else math.nan,
+            cdnv=metrics.safe(metrics.cdnv(s.class_variances(), m)),
+            rank_means=metrics.numerical_rank(Mc),
+            erank_means=metrics.safe(metrics.effective_rank(Mc)),
+            rank_cov=metrics.numerical_rank(Sigma_T, psd=True),
+            erank_cov=metrics.safe(metrics.effective_rank(Sigma_T, psd=True)),
+            dead_units=train["dead"].get(n, math.nan),
         )
-    return test_["loss"], test_["acc"], layers
+    return Evaluation(test_["loss"], test_["acc"], test_["counts"], layers)

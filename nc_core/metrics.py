@@ -36,6 +36,7 @@ class ClassStats:
         self.K, self.D, self.covariance = num_classes, dim, covariance
         self._n = torch.zeros(num_classes, dtype=dtype, device=device)  # (K,)
         self._mean = torch.zeros(num_classes, dim, dtype=dtype, device=device)  # (K, D)
+        self._ss = torch.zeros(num_classes, dtype=dtype, device=device)  # (K,) sum |h - m_c|^2
         self._scatter = (
             torch.zeros(dim, dim, dtype=dtype, device=device)  # (D, D)
             if covariance
@@ -64,10 +65,12 @@ class ClassStats:
         delta = bmean - self._mean  # (K, D)
         total = self._n + b
         w = torch.where(present, b / total.clamp(min=1), torch.zeros_like(b))  # (K,)
+        Xc = X - bmean[y]  # (B, D) centred on the batch's class means
+        shift = self._n * w  # (K,) n_c b_c / (n_c + b_c)
+        self._ss.index_add_(0, y, (Xc * Xc).sum(1)).add_(shift * (delta * delta).sum(1))
         if self._scatter is not None:
-            Xc = X - bmean[y]  # (B, D) centred on the batch's class means
             self._scatter.add_(Xc.T @ Xc)
-            self._scatter.add_((delta * (self._n * w).unsqueeze(1)).T @ delta)
+            self._scatter.add_((delta * shift.unsqueeze(1)).T @ delta)
         self._mean.add_(delta * w.unsqueeze(1))
         self._n = total
         return self
@@ -88,6 +91,18 @@ class ClassStats:
         """Mean over all samples (the count-weighted mean of the class means)."""
         self._check_nonempty()
         return (self._n.unsqueeze(1) * self._mean).sum(0) / self._n.sum()  # (D,)
+
+    def class_variances(self) -> torch.Tensor:
+        """var_c = (1/n_c) sum_i |h_ci - m_c|^2 per class, shape (K,) (the trace of each class's
+        covariance; kept without the D x D scatter)."""
+        self._check_nonempty()
+        return self._ss / self._n
+
+    def total_cov(self) -> torch.Tensor:
+        """Sigma_T = (1/N) sum_i (h_i - mu_G)(h_i - mu_G)^T = Sigma_W + count-weighted between
+        scatter, shape (D, D): the feature covariance."""
+        D = self._mean - self.global_mean()  # (K, D)
+        return self.within_cov() + (D * (self._n / self._n.sum()).unsqueeze(1)).T @ D
 
     def within_cov(self) -> torch.Tensor:
         """Sigma_W = (1/N) sum_c sum_i (h_ci - m_c)(h_ci - m_c)^T, shape (D, D)."""
@@ -188,6 +203,56 @@ def nc4_mismatch(logits: torch.Tensor, features: torch.Tensor, means: torch.Tens
         )
     pred = ncc_predict(features, means)
     return (logits.argmax(1).to(pred.device) != pred).double().mean().item()
+
+
+def cdnv(variances: torch.Tensor, means: torch.Tensor) -> float:
+    """Class-distance normalised variance (Galanti, György & Hutter 2022, "On the role of neural
+    collapse in transfer learning"): the mean over class pairs c < c' of
+    (var_c + var_c') / (2 |m_c - m_c'|^2), with var_c the within-class variance (K,)."""
+    _check_means(means)
+    K = means.shape[0]
+    if variances.shape != (K,):
+        raise ValueError(f"cdnv variances {tuple(variances.shape)}: expected ({K},)")
+    i, j = torch.triu_indices(K, K, offset=1)
+    dist2 = ((means[i] - means[j]) ** 2).sum(1)  # (K(K-1)/2,)
+    v = variances.to(means.dtype)
+    return ((v[i] + v[j]) / (2.0 * dist2)).mean().item()
+
+
+def _spectrum(A: torch.Tensor, *, psd: bool) -> torch.Tensor:
+    if psd:  # a covariance: its eigenvalues are its singular values
+        return torch.linalg.eigvalsh(A).clamp(min=0).flip(0)
+    return torch.linalg.svdvals(A)
+
+
+def numerical_rank(A: torch.Tensor, *, psd: bool = False) -> int:
+    """Singular values above s_max * max(m, n) * eps(float32): the rank at the precision the
+    features were computed in (float32), however they were accumulated."""
+    s = _spectrum(A, psd=psd)
+    if s.numel() == 0 or s[0] <= 0:
+        return 0
+    tol = s[0] * max(A.shape) * torch.finfo(torch.float32).eps
+    return int((s > tol).sum().item())
+
+
+def effective_rank(A: torch.Tensor, *, psd: bool = False) -> float:
+    """Effective rank (Roy & Vetterli 2007): exp of the entropy of the normalised singular
+    values p_i = s_i / sum_j s_j (0 log 0 = 0); between 1 and the rank."""
+    s = _spectrum(A, psd=psd)
+    total = s.sum()
+    if total <= 0:
+        return 0.0
+    p = s / total
+    p = p[p > 0]
+    return torch.exp(-(p * p.log()).sum()).item()
+
+
+def prediction_entropy(counts: torch.Tensor) -> float:
+    """Entropy (nats) of a prediction histogram (K,): ln K when every class is predicted
+    equally often, 0 when one class takes every prediction (mode collapse)."""
+    p = counts.double() / counts.sum()
+    p = p[p > 0]
+    return float(-(p * p.log()).sum())
 
 
 def safe(value: float) -> float:

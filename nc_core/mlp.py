@@ -1,8 +1,8 @@
 """The paper's MLP: `depth` linear layers, BatchNorm and ReLU between them.
 
 As in the paper author's code: fc1 (in_dim -> width), fc2 ... fc{depth-1} (width -> width), each
-followed by BatchNorm1d (optional) and ReLU, then `classifier` (width -> K). Neural collapse is
-read from each linear's output (before BatchNorm) and from the logits.
+followed by BatchNorm1d (optional) and ReLU, then `classifier` (width -> K). What is measured
+(each linear's output, before BatchNorm, and the logits) is `nc_core.adapters.mlp_adapter`.
 """
 
 from __future__ import annotations
@@ -37,17 +37,6 @@ class MLP(nn.Module):
             setattr(self, f"bn{i}", nn.BatchNorm1d(width) if batch_norm else nn.Identity())
             setattr(self, f"act{i}", nn.ReLU())
         self.classifier = nn.Linear(width, num_classes)
-        # NC-measurement interface shared with the ViT (see nc_core.train).
-        self.nc_layers = (*self.hidden, "classifier")
-        self.nc_reduce = None
-        self.penultimate = f"act{depth - 1}"
-        self.classifier_name = "classifier"
-
-    def linears_of(self, layer: str) -> list[str]:
-        """The nn.Linear names fixed when measured layer `layer` is fixed: the layer itself."""
-        if layer not in self.nc_layers:
-            raise ValueError(f"MLP layer {layer!r}: expected one of {self.nc_layers}")
-        return [layer]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(1)  # (B, in_dim)

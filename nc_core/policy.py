@@ -1,20 +1,16 @@
 """When to fix a layer: pure decisions on NCC errors, apart from the action (`freeze_to_etf`).
 
 Adaptive-ETF (Liu 2024, arXiv 2412.00884) fixes a layer to a simplex ETF once its train NCC error
-(1 - NCC accuracy with train-set class means) falls under eps. The effective depth is the first
-layer whose NCC error is under eps (Galanti, Galanti & Ben-Shaul 2022).
+(1 - NCC accuracy with train-set class means) falls under eps. The effective depth is defined
+once, in `nc_core.depth`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nc_core.depth import effective_depth
 from nc_core.etf import FIXED_KINDS
-
-
-def effective_depth(ncc_error: dict[str, float], eps: float) -> str | None:
-    """The first layer (in the dict's input-to-output order) with NCC error <= eps, else None."""
-    return next((name for name, err in ncc_error.items() if err <= eps), None)
 
 
 def _check_kind(kind: str) -> None:
@@ -24,6 +20,12 @@ def _check_kind(kind: str) -> None:
 
 class _FixedPlan:
     """A policy decided before training: nothing to decide later, no state to keep."""
+
+    def observe(self, ncc_error: dict[str, float]) -> None:
+        pass
+
+    def ready(self, epoch: int) -> list[str]:
+        return []
 
     def decide(self, ncc_error: dict[str, float], epoch: int) -> list[str]:
         return []
@@ -69,10 +71,17 @@ class StaticETF(_FixedPlan):
 class AdaptiveETF:
     """Fix a layer once its train NCC error is <= eps at `patience` consecutive evaluations.
 
-    mode="layer" fixes the qualifying layers; mode="beyond" fixes the shallowest qualifying layer
-    and every deeper one. Nothing is fixed before `min_epoch`; at most `max_fixed` layers are
-    fixed in all (the deepest first). `layers` restricts which layers may be fixed. It never
-    unfixes.
+    A layer *qualifies* once it is fixed or its streak of evaluations <= eps reaches `patience`.
+    mode="layer" fixes every qualifying layer. mode="beyond" fixes the suffix from the effective
+    depth (`nc_core.depth.effective_depth` over qualification): the first layer from which on
+    every layer to the output qualifies; nothing when the output does not. Nothing is fixed
+    before `min_epoch`; at most `max_fixed` layers in all, keeping the deepest candidates.
+    `layers` restricts which layers may be fixed (all measured layers still count for the
+    suffix). It never unfixes.
+
+    `decide` = `observe` (update the streaks from one evaluation) + `ready` (what to fix now).
+    The training loop calls `observe` alone after the last epoch, so nothing is fixed that
+    would never be trained or measured; an extended run calls `ready` before going on.
     """
 
     eps: float
@@ -82,7 +91,7 @@ class AdaptiveETF:
     layers: list[str] | None = None
     min_epoch: int = 0
     max_fixed: int | None = None
-    streak: dict[str, int] = field(default_factory=dict)
+    streak: dict[str, int] = field(default_factory=dict)  # measured layer -> streak, in order
     fixed: dict[str, int] = field(default_factory=dict)  # layer -> epoch it was fixed at
 
     def __post_init__(self):
@@ -99,26 +108,38 @@ class AdaptiveETF:
     def initial(self, layers: list[str]) -> list[str]:
         return []
 
-    def decide(self, ncc_error: dict[str, float], epoch: int) -> list[str]:
-        """Layers to fix now, given this evaluation's train NCC errors (input-to-output order)."""
-        order = [n for n in ncc_error if self.layers is None or n in self.layers]
-        for name in order:
+    def observe(self, ncc_error: dict[str, float]) -> None:
+        """Update each unfixed layer's streak from one evaluation (input-to-output order)."""
+        for name, err in ncc_error.items():
             if name not in self.fixed:
-                self.streak[name] = (
-                    self.streak.get(name, 0) + 1 if ncc_error[name] <= self.eps else 0
-                )
+                self.streak[name] = self.streak.get(name, 0) + 1 if err <= self.eps else 0
+            else:
+                self.streak.setdefault(name, 0)
+
+    def ready(self, epoch: int) -> list[str]:
+        """Layers to fix now (after evaluation `epoch`), recorded as fixed at `epoch`."""
         if epoch < self.min_epoch:
             return []
-        ready = [n for n in order if n not in self.fixed and self.streak.get(n, 0) >= self.patience]
-        if self.mode == "beyond" and ready:
-            first = order.index(ready[0])
-            ready = [n for n in order[first:] if n not in self.fixed]
+        order = list(self.streak)  # every measured layer, input to output
+        qualified = {n: n in self.fixed or self.streak[n] >= self.patience for n in order}
+        if self.mode == "beyond":
+            first = effective_depth({n: 0.0 if q else 1.0 for n, q in qualified.items()}, 0.5)
+            candidates = order[order.index(first) :] if first is not None else []
+        else:
+            candidates = [n for n in order if qualified[n]]
+        allowed = set(order if self.layers is None else self.layers)
+        ready = [n for n in candidates if n in allowed and n not in self.fixed]
         if self.max_fixed is not None:
             room = max(self.max_fixed - len(self.fixed), 0)
-            ready = ready[len(ready) - room :] if room else []
+            ready = ready[len(ready) - room :] if room else []  # the deepest
         for name in ready:
             self.fixed[name] = epoch
         return ready
+
+    def decide(self, ncc_error: dict[str, float], epoch: int) -> list[str]:
+        """Layers to fix now, given this evaluation's train NCC errors (input-to-output order)."""
+        self.observe(ncc_error)
+        return self.ready(epoch)
 
     def state_dict(self) -> dict:
         return {"streak": dict(self.streak), "fixed": dict(self.fixed)}

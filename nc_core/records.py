@@ -37,10 +37,16 @@ class LayerRecord:
     etf_distance: float
     nc3: float = math.nan  # classifier only: self-duality of W and the penultimate means
     nc4: float = math.nan  # classifier only: share where argmax(logits) != NCC prediction
-    fixed_as: str = ""  # "" while trainable, else the kind: canonical / rotated / freeze
-    fixed_epoch: int = (
-        -1
-    )  # epoch at whose end it was fixed (-1: not fixed; 0 with static: from the start)
+    cdnv: float = math.nan  # class-distance normalised variance (Galanti et al. 2022)
+    rank_means: float = math.nan  # numerical rank of the centred class means (K, D)
+    erank_means: float = math.nan  # effective rank (Roy & Vetterli 2007) of the same
+    rank_cov: float = math.nan  # numerical rank of the feature covariance Sigma_T (D, D)
+    erank_cov: float = math.nan  # effective rank of Sigma_T
+    dead_units: float = math.nan  # share of units never active after the ReLU (NaN: no ReLU)
+    # The state during this epoch's measurement: a fixed layer's row is still measured, and
+    # for a fixed square map NC1 and NCC repeat its input's values (README: "Results").
+    fixed_as: str = ""  # "" while trainable, else the kind: canonical/rotated/orthogonal/freeze
+    fixed_epoch: int = -1  # epoch at whose end it was fixed (-1: not fixed; 0: from the start)
 
 
 @dataclass
@@ -58,7 +64,12 @@ class EpochRecord:
     optimizer_state_bytes: int
     epoch_seconds: float  # the training pass alone
     eval_seconds: float  # the NC evaluation (0 when not measured this epoch)
-    fixed_layers: list[str] = field(default_factory=list)  # measured layers fixed so far
+    pred_classes: int = -1  # classes the network predicts on the test set (-1: not measured)
+    pred_entropy: float = math.nan  # entropy (nats) of the test prediction histogram
+    # Every field above describes the state during this epoch's training and measurement;
+    # `fixed_at_end` alone says what the policy fixed after it (in force from the next epoch).
+    fixed_layers: list[str] = field(default_factory=list)  # layers fixed during this epoch
+    fixed_at_end: list[str] = field(default_factory=list)  # layers fixed at this epoch's end
     layers: dict[str, LayerRecord] = field(default_factory=dict)  # empty when NC not measured
 
     @staticmethod
@@ -82,8 +93,11 @@ EPOCH_COLUMNS = [
     "optimizer_state_bytes",
     "epoch_seconds",
     "eval_seconds",
+    "pred_classes",
+    "pred_entropy",
     "layers_fixed",
     "fixed_layers",
+    "fixed_at_end",
 ]
 LAYER_COLUMNS = [
     "study",
@@ -100,6 +114,12 @@ LAYER_COLUMNS = [
     "etf_distance",
     "nc3",
     "nc4",
+    "cdnv",
+    "rank_means",
+    "erank_means",
+    "rank_cov",
+    "erank_cov",
+    "dead_units",
     "fixed",
     "fixed_as",
     "fixed_epoch",
@@ -123,6 +143,7 @@ def to_frames(
         row = {k: v for k, v in asdict(r).items() if k != "layers"}
         row["layers_fixed"] = len(r.fixed_layers)
         row["fixed_layers"] = ",".join(r.fixed_layers)
+        row["fixed_at_end"] = ",".join(r.fixed_at_end)
         epoch_rows.append({**ident, **row, **config})
         for name, lr_ in r.layers.items():
             lrow = asdict(lr_)

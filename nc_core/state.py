@@ -16,7 +16,7 @@ import torch
 from nc_core.atomic import write_atomic
 from nc_core.records import EpochRecord
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: records carry the measures and columns of issue 9
 
 
 @dataclass

@@ -16,19 +16,31 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from nc_core.build import (
+    build_adapter,
+    build_model,
+    build_optimizer,
+    build_policy,
+    fix_layer,
+    load_data,
+    lr_at,
+    rebuild_optimizer,
+    resolve_device,
+)
 from nc_core.config import RunConfig
-from nc_core.data import Split, batches, load_fashion_mnist, stratified_subset, synthetic_classes
+from nc_core.data import Split, batches, stratified_subset
 from nc_core.etf import count_parameters, freeze_to_etf, layer_seed
 from nc_core.evaluate import evaluate
-from nc_core.mlp import MLP
-from nc_core.policy import AdaptiveETF, NoFreeze, StaticETF
 from nc_core.records import EpochRecord
 from nc_core.state import TrainState
-from nc_core.vit import ViT, etf_factory, ffn_linear_names, parse_blocks
+from nc_core.vit import parse_blocks
 
 OnEpoch = Callable[[EpochRecord, TrainState], None]
+
+
+class ResumeError(ValueError):
+    """A training state that this config must not continue (the reason is the message)."""
 
 
 @dataclass
@@ -37,91 +49,6 @@ class RunResult:
     records: list[EpochRecord]
     status: str  # "ok" | "diverged"
     state: TrainState
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"RunConfig.device={name!r}: CUDA is not available on this machine")
-    return device
-
-
-def load_data(cfg: RunConfig) -> tuple[Split, Split]:
-    """(train, test) for `cfg.dataset`, before any subset is taken."""
-    if cfg.dataset == "synthetic":
-        return synthetic_classes(cfg.num_classes, 32, 300, seed=cfg.seed, n_test_per_class=100)
-    return load_fashion_mnist()
-
-
-def build_model(cfg: RunConfig, in_dim: int) -> nn.Module:
-    """The network of `cfg`, its ViT feedforward ETFs (etf_blocks) already in place."""
-    if cfg.model == "mlp":
-        return MLP(
-            in_dim=in_dim,
-            width=cfg.width,
-            depth=cfg.depth,
-            num_classes=cfg.num_classes,
-            batch_norm=cfg.batch_norm,
-        )
-    names = set(ffn_linear_names(parse_blocks(cfg.etf_blocks, cfg.vit_depth), cfg.etf_linears))
-    return ViT(
-        patch_size=cfg.vit_patch,
-        dim=cfg.vit_dim,
-        depth=cfg.vit_depth,
-        heads=cfg.vit_heads,
-        mlp_ratio=cfg.vit_mlp_ratio,
-        num_classes=cfg.num_classes,
-        dropout=cfg.vit_dropout,
-        linear_factory=etf_factory(names, kind=cfg.kind, seed=cfg.seed) if names else None,
-        adaptive_linears=cfg.etf_linears,
-    )
-
-
-def build_policy(cfg: RunConfig, model: nn.Module):
-    if cfg.policy == "adaptive":
-        # On a ViT only blocks qualify (their feedforward is fixed); on the MLP the classifier too.
-        layers = (
-            [n for n in model.nc_layers if n != model.classifier_name]
-            if cfg.model == "vit"
-            else None
-        )
-        return AdaptiveETF(
-            cfg.eps,
-            patience=cfg.patience,
-            mode=cfg.mode,
-            kind=cfg.kind,
-            layers=layers,
-            min_epoch=cfg.min_epoch,
-            max_fixed=cfg.max_fixed,
-        )
-    if cfg.policy == "static":
-        return StaticETF(cfg.fix_from, kind=cfg.kind)
-    return NoFreeze(kind=cfg.kind)
-
-
-def build_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    # foreach: one multi-tensor update instead of a loop over parameters (the CUDA default; on
-    # the CPU it cuts about a tenth off a step of the paper's MLP).
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-    return torch.optim.SGD(
-        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True
-    )
-
-
-def lr_at(cfg: RunConfig, epoch: int) -> float:
-    """Learning rate for 0-based `epoch`: linear warm-up, then constant / multistep / cosine."""
-    if epoch < cfg.warmup_epochs:
-        return cfg.lr * (epoch + 1) / (cfg.warmup_epochs + 1)
-    t = (epoch - cfg.warmup_epochs) / max(cfg.epochs - cfg.warmup_epochs, 1)
-    if cfg.schedule == "multistep":  # x0.1 at 1/2 and 3/4 of training
-        return cfg.lr * 0.1 ** ((t >= 0.5) + (t >= 0.75))
-    if cfg.schedule == "cosine":
-        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * t))
-    return cfg.lr
 
 
 def optimizer_state_bytes(opt: torch.optim.Optimizer) -> int:
@@ -133,23 +60,30 @@ def optimizer_state_bytes(opt: torch.optim.Optimizer) -> int:
     )
 
 
-def _fix(model: nn.Module, layer: str, kind: str, seed: int) -> dict[str, str]:
-    fixed = {}
-    for name in model.linears_of(layer):
-        freeze_to_etf(model, name, kind=kind, seed=layer_seed(name, seed))
-        fixed[name] = kind
-    return fixed
-
-
-def _rebuild_optimizer(cfg: RunConfig, model: nn.Module, old: torch.optim.Optimizer):
-    """A new optimizer over the still-trainable parameters, their state (momentum) carried over."""
-    new = build_optimizer(cfg, model)
-    for group in new.param_groups:
-        group["lr"] = old.param_groups[0]["lr"]
-        for p in group["params"]:
-            if p in old.state:
-                new.state[p] = old.state[p]
-    return new
+def check_resume(cfg: RunConfig, state: TrainState) -> None:
+    """Raise ResumeError unless `state` can continue as `cfg`: the same config but for `epochs`
+    and `device`; not already past `cfg.epochs`; and the same learning rate at every epoch, so
+    a longer or shorter run is allowed only where the schedule does not depend on its length
+    (constant, with or without warm-up)."""
+    ignore = ("epochs", "device")
+    ours = {k: v for k, v in cfg.to_dict().items() if k not in ignore}
+    theirs = {k: v for k, v in state.config.items() if k not in ignore}
+    if ours != theirs:
+        diff = sorted(k for k in ours if ours[k] != theirs.get(k))
+        raise ResumeError(f"the training state was made with a different config (fields {diff})")
+    old = RunConfig(**state.config)
+    if state.epoch > cfg.epochs:
+        raise ResumeError(
+            f"the training state holds {state.epoch} epochs, past epochs={cfg.epochs}"
+        )
+    for epoch in range(max(old.epochs, cfg.epochs)):
+        a, b = lr_at(old, epoch), lr_at(cfg, epoch)
+        if a != b:
+            raise ResumeError(
+                f"epochs={cfg.epochs} instead of {old.epochs} changes the learning rate under "
+                f"schedule={cfg.schedule!r} (epoch {epoch + 1}: {a:.3g} -> {b:.3g}); resume "
+                f"with epochs={old.epochs}, or start a new run"
+            )
 
 
 class _Run:
@@ -157,6 +91,8 @@ class _Run:
 
     def __init__(self, cfg: RunConfig, data: tuple[Split, Split] | None, state: TrainState | None):
         self.cfg = cfg.validate()
+        if state is not None:
+            check_resume(cfg, state)
         self.device = resolve_device(cfg.device)
         train, test = data if data is not None else load_data(cfg)
         if cfg.subset is not None:
@@ -168,19 +104,17 @@ class _Run:
             else stratified_subset(train, cfg.nc_samples)
         )
         self.train, self.nc, self.test = (s.to(self.device) for s in (train, nc, test))
-        torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, in_dim=train.x[0].numel()).to(self.device)
-        self.policy = build_policy(cfg, self.model)
-        self.fixed: dict[str, str] = {}
-        self.fixed_layers: dict[str, int] = {}
+        self.adapter = build_adapter(cfg, self.model)
+        self.policy = build_policy(cfg, self.adapter)
+        self.fixed: dict[str, str] = {}  # linear name -> kind (the policy's fixes)
+        self.fixed_layers: dict[str, int] = {}  # measured layer -> epoch it was fixed at
         if state is None:
             self.epoch, self.records, self.status = 0, [], "ok"
             if cfg.model == "vit":  # ETF feedforwards built in from the start count as fixed
                 for i in parse_blocks(cfg.etf_blocks, cfg.vit_depth):
                     self.fixed_layers[f"blocks.{i}"] = 0
-            for layer in self.policy.initial(list(self.model.nc_layers)):
-                self.fixed.update(_fix(self.model, layer, cfg.kind, cfg.seed))
-                self.fixed_layers[layer] = 0
+            self._fix(self.policy.initial(list(self.adapter.layers)), epoch=0)
             self.opt = build_optimizer(cfg, self.model)
         else:
             self._restore(state)
@@ -191,12 +125,16 @@ class _Run:
             else contextlib.nullcontext
         )
 
+    def _fix(self, layers: list[str], *, epoch: int) -> list[str]:
+        """Fix each of `layers` not fixed yet, as the policy's kind; return those fixed."""
+        new = [n for n in layers if n not in self.fixed_layers]
+        for layer in new:
+            kind, seed = self.policy.kind, self.cfg.seed
+            self.fixed.update(fix_layer(self.model, self.adapter, layer, kind, seed))
+            self.fixed_layers[layer] = epoch
+        return new
+
     def _restore(self, state: TrainState) -> None:
-        ours = {k: v for k, v in self.cfg.to_dict().items() if k not in ("epochs", "device")}
-        theirs = {k: v for k, v in state.config.items() if k not in ("epochs", "device")}
-        if ours != theirs:
-            diff = sorted(k for k in ours if ours[k] != theirs.get(k))
-            raise ValueError(f"training state was made with a different config (fields {diff})")
         for name, kind in state.fixed.items():
             freeze_to_etf(self.model, name, kind=kind, seed=layer_seed(name, self.cfg.seed))
         self.model.load_state_dict(state.model)
@@ -208,6 +146,14 @@ class _Run:
         torch.set_rng_state(state.rng["cpu"])
         if "cuda" in state.rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(state.rng["cuda"], self.device)
+        last = self.records[-1] if self.records else None
+        if last is not None and last.layers and self.epoch < self.cfg.epochs:
+            # An extended run: the decision skipped after the old last epoch is taken now,
+            # exactly as a run of this length would have taken it then.
+            new = self._fix(self.policy.ready(self.epoch), epoch=self.epoch)
+            if new:
+                last.fixed_at_end = [*last.fixed_at_end, *new]
+                self.opt = rebuild_optimizer(self.cfg, self.model, self.opt)
 
     def state(self) -> TrainState:
         rng = {"cpu": torch.get_rng_state()}
@@ -249,9 +195,15 @@ class _Run:
         return mean_loss, acc, time.perf_counter() - start
 
     def step(self) -> EpochRecord:
-        """Train one epoch, measure, let the policy fix layers; return the epoch's record."""
+        """Train one epoch, measure, let the policy fix layers; return the epoch's record.
+
+        Every field of the record describes the model as it was trained and measured in this
+        epoch; `fixed_at_end` says what the policy fixed afterwards. After the last epoch the
+        policy only observes: a layer fixed then would be neither trained nor measured, and the
+        returned model is the one measured."""
         cfg = self.cfg
         trainable, total = count_parameters(self.model)
+        fixed_now = [n for n in self.adapter.layers if n in self.fixed_layers]
         train_loss, train_acc, seconds = self.train_epoch()
         self.epoch += 1
         record = EpochRecord(
@@ -266,28 +218,31 @@ class _Run:
             optimizer_state_bytes=optimizer_state_bytes(self.opt),
             epoch_seconds=seconds,
             eval_seconds=0.0,
+            fixed_layers=fixed_now,
         )
         if not math.isfinite(train_loss):
             self.status = "diverged"
         elif self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs:
             start = time.perf_counter()
-            record.test_loss, record.test_acc, record.layers = evaluate(
-                self.model, self.nc, self.test, num_classes=cfg.num_classes, autocast=self.autocast
+            ev = evaluate(
+                self.model,
+                self.adapter,
+                self.nc,
+                self.test,
+                num_classes=cfg.num_classes,
+                autocast=self.autocast,
             )
+            record.test_loss, record.test_acc, record.layers = ev.test_loss, ev.test_acc, ev.layers
+            record.pred_classes, record.pred_entropy = ev.pred_classes, ev.pred_entropy
             record.eval_seconds = time.perf_counter() - start
-            ncc_error = {n: 1.0 - r.train_ncc_acc for n, r in record.layers.items()}
-            new = [
-                n for n in self.policy.decide(ncc_error, self.epoch) if n not in self.fixed_layers
-            ]
-            for layer in new:
-                self.fixed.update(_fix(self.model, layer, self.policy.kind, cfg.seed))
-                self.fixed_layers[layer] = self.epoch
-            if new:
-                self.opt = _rebuild_optimizer(cfg, self.model, self.opt)
-        for name, rec in record.layers.items():
-            if name in self.fixed_layers:
-                rec.fixed_as, rec.fixed_epoch = self.policy.kind, self.fixed_layers[name]
-        record.fixed_layers = [n for n in self.model.nc_layers if n in self.fixed_layers]
+            for name, rec in record.layers.items():
+                if name in self.fixed_layers:
+                    rec.fixed_as, rec.fixed_epoch = self.policy.kind, self.fixed_layers[name]
+            self.policy.observe({n: 1.0 - r.train_ncc_acc for n, r in record.layers.items()})
+            if self.epoch < cfg.epochs:
+                record.fixed_at_end = self._fix(self.policy.ready(self.epoch), epoch=self.epoch)
+                if record.fixed_at_end:
+                    self.opt = rebuild_optimizer(cfg, self.model, self.opt)
         self.records.append(record)
         return record
 

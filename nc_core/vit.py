@@ -3,14 +3,13 @@
 The ETF-Transformer of Liu 2024 (arXiv 2412.00884, sec. on transformers) fixes the feedforward
 layers of chosen ViT blocks to simplex ETFs. Here that is injected, timm-style: the model asks a
 `linear_factory(name, in_features, out_features)` for every feedforward linear, so a variant is
-a different factory (see `etf_factory`), never a flag inside `forward`.
-
-The NC-measurement interface (`nc_layers`, `nc_reduce`, `penultimate`, `classifier_name`,
-`linears_of`) is the one the training loop reads from every model.
+a different factory (see `etf_factory`), never a flag inside `forward`. What is measured (each
+block's CLS token and the logits) is `nc_core.adapters.vit_adapter`; the model knows nothing of it.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 
 import torch
@@ -76,9 +75,12 @@ def etf_factory(names: set[str], *, kind: str, seed: int) -> LinearFactory:
     """A `linear_factory` fixing the linears in `names` from construction; others are nn.Linear.
 
     kind "canonical" / "rotated": an ETFLinear whose weight is a simplex ETF.
+    kind "orthogonal": a seeded random (semi-)orthogonal weight at the ETF's Frobenius norm: the
+    control "any fixed isometry", at the ETF's scale (top singular value 1).
     kind "freeze": at construction there is no trained weight to keep, so the layer is fixed at a
-    random init (trunc-normal, std .02, as the trained linears start): the control
-    "fixed but not an ETF", with the same parameter count as the ETF runs.
+    random init (trunc-normal, std .02, as the trained linears start; top singular value about
+    0.4 for 64 x 128): the control "fixed at the init's scale". Scale and structure both differ
+    from an ETF here; compare with orthogonal to separate them.
     """
     if kind not in FIXED_KINDS:
         raise ValueError(f"etf_factory kind={kind!r}: expected one of {FIXED_KINDS}")
@@ -88,7 +90,7 @@ def etf_factory(names: set[str], *, kind: str, seed: int) -> LinearFactory:
         if name not in names:
             return default_linear(name, in_features, out_features)
         s = layer_seed(name, seed)
-        if kind != "freeze":
+        if kind != "freeze":  # canonical, rotated, orthogonal: built from the shape and a seed
             return ETFLinear(in_features, out_features, kind=kind, seed=s)
         linear = nn.Linear(in_features, out_features)
         g = torch.Generator().manual_seed(s)
@@ -163,11 +165,12 @@ class Block(nn.Module):
 
 
 class ViT(nn.Module):
-    """Pre-norm ViT with a CLS token and learned position embeddings; returns logits (B, K)."""
+    """Pre-norm ViT with a CLS token and learned position embeddings; returns logits (B, K).
 
-    nc_reduce = staticmethod(cls_features)
-    penultimate: str = "norm"
-    classifier_name: str = "head"
+    Initialisation is per parameter name (a generator seeded from one draw of torch's RNG and
+    the name), so two variants built at the same seed start every parameter they share equal,
+    whatever their factories build: matched arms.
+    """
 
     def __init__(
         self,
@@ -182,9 +185,9 @@ class ViT(nn.Module):
         num_classes: int = 10,
         dropout: float = 0.0,
         linear_factory: LinearFactory | None = None,
-        adaptive_linears: str = "both",
     ):
         super().__init__()
+        init_seed = int(torch.randint(0, 2**31 - 1, ()).item())  # before any module draws
         for key, value in dict(
             image_size=image_size,
             patch_size=patch_size,
@@ -206,12 +209,7 @@ class ViT(nn.Module):
             raise ValueError(f"ViT num_classes={num_classes}: need at least 2 classes")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"ViT dropout={dropout}: must lie in [0, 1)")
-        if adaptive_linears not in FFN_LINEARS:
-            raise ValueError(
-                f"ViT adaptive_linears={adaptive_linears!r}: expected one of {FFN_LINEARS}"
-            )
         self.image_size, self.channels, self.depth = image_size, channels, depth
-        self.etf_linears = adaptive_linears
         linear_factory = linear_factory or default_linear
         num_patches = (image_size // patch_size) ** 2
 
@@ -232,17 +230,24 @@ class ViT(nn.Module):
         )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
-        self.nc_layers: tuple[str, ...] = tuple(f"blocks.{i}" for i in range(depth)) + ("head",)
-        self._init_weights()
+        self._init_weights(init_seed)
 
-    def _init_weights(self) -> None:
-        """timm's ViT init: trunc-normal std .02 for linears, CLS and positions; zero biases.
-        ETFLinear weights are buffers and are left as built; their biases start at zero too."""
-        nn.init.trunc_normal_(self.cls_token, std=0.02)
-        nn.init.trunc_normal_(self.pos_embedding, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
+    def _init_weights(self, seed: int) -> None:
+        """timm's ViT init: trunc-normal std .02 for linears, the patch embedding, CLS and
+        positions; zero biases; LayerNorm at (1, 0). Each tensor draws from a generator seeded
+        by `seed` and its name. ETFLinear weights are buffers and are left as built."""
+
+        def normal_(name: str, t: torch.Tensor) -> None:
+            g = torch.Generator().manual_seed(seed + zlib.crc32(name.encode("utf-8")))
+            t.data.copy_(
+                nn.init.trunc_normal_(torch.empty_like(t, device="cpu"), std=0.02, generator=g)
+            )
+
+        normal_("cls_token", self.cls_token)
+        normal_("pos_embedding", self.pos_embedding)
+        for name, m in self.named_modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                normal_(f"{name}.weight", m.weight)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.LayerNorm):
@@ -250,14 +255,6 @@ class ViT(nn.Module):
                 nn.init.zeros_(m.bias)
             elif isinstance(m, ETFLinear) and m.bias is not None:
                 nn.init.zeros_(m.bias)
-
-    def linears_of(self, layer: str) -> list[str]:
-        """Dotted names of the linears fixed when measured layer `layer` is fixed."""
-        if layer == self.classifier_name:
-            return [self.classifier_name]
-        if layer not in self.nc_layers:
-            raise ValueError(f"ViT.linears_of({layer!r}): expected one of {self.nc_layers}")
-        return ffn_linear_names([int(layer.split(".")[1])], self.etf_linears)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1:] != (self.channels, self.image_size, self.image_size):

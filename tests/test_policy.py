@@ -2,7 +2,8 @@
 
 import pytest
 
-from nc_core.policy import AdaptiveETF, NoFreeze, StaticETF, effective_depth
+from nc_core.depth import effective_depth
+from nc_core.policy import AdaptiveETF, NoFreeze, StaticETF
 
 LAYERS = ["fc1", "fc2", "fc3", "classifier"]
 
@@ -36,10 +37,40 @@ def test_never_unfixes_and_never_fixes_twice():
     assert p.fixed == {"fc3": 1}
 
 
-def test_beyond_mode_fixes_the_qualifying_layer_and_every_deeper_one():
+def test_beyond_mode_fixes_the_suffix_from_the_effective_depth():
     p = AdaptiveETF(0.1, patience=1, mode="beyond")
-    assert p.decide(errors(0.5, 0.05, 0.5, 0.5), 1) == ["fc2", "fc3", "classifier"]
-    assert p.decide(errors(0.05, 0.5, 0.5, 0.5), 2) == ["fc1"]
+    assert p.decide(errors(0.5, 0.05, 0.03, 0.02), 1) == ["fc2", "fc3", "classifier"]
+    assert p.decide(errors(0.05, 0.5, 0.5, 0.5), 2) == ["fc1"]  # fixed layers still qualify
+
+
+def test_beyond_mode_never_fixes_a_layer_that_does_not_qualify():
+    # The review's case: only fc2 is under eps, so there is no qualifying suffix at all.
+    assert AdaptiveETF(0.1, patience=1, mode="beyond").decide(errors(0.5, 0.05, 0.3, 0.2), 1) == []
+    capped = AdaptiveETF(0.1, patience=1, mode="beyond", max_fixed=2)
+    assert capped.decide(errors(0.5, 0.05, 0.3, 0.2), 1) == []
+    # A qualifying suffix fc3..classifier below a non-qualifying fc2: fc1 is not part of it.
+    p = AdaptiveETF(0.1, patience=1, mode="beyond")
+    assert p.decide(errors(0.05, 0.5, 0.05, 0.05), 1) == ["fc3", "classifier"]
+
+
+def test_beyond_mode_max_fixed_keeps_the_deepest_of_the_suffix():
+    p = AdaptiveETF(0.1, patience=1, mode="beyond", max_fixed=2)
+    assert p.decide(errors(0.5, 0.05, 0.03, 0.02), 1) == ["fc3", "classifier"]
+    assert p.decide(errors(0.5, 0.05, 0.03, 0.02), 2) == []
+
+
+def test_beyond_mode_needs_patience_on_every_layer_of_the_suffix():
+    p = AdaptiveETF(0.1, patience=2, mode="beyond")
+    assert p.decide(errors(1, 0.05, 0.05, 0.05), 1) == []
+    assert p.decide(errors(1, 1, 0.05, 0.05), 2) == ["fc3", "classifier"]  # fc2's streak broke
+
+
+def test_observe_then_ready_is_decide():
+    a, b = AdaptiveETF(0.1, patience=2), AdaptiveETF(0.1, patience=2)
+    for epoch, e in enumerate([errors(1, 0, 0, 1), errors(1, 0, 0, 0)], start=1):
+        b.observe(e)
+        assert a.decide(e, epoch) == b.ready(epoch)
+    assert a.state_dict() == b.state_dict()
 
 
 def test_min_epoch_and_max_fixed_limit_the_cascade():
@@ -76,9 +107,37 @@ def test_nofreeze_never_fixes():
     assert p.initial(LAYERS) == [] and p.decide(errors(0, 0, 0, 0), 9) == []
 
 
-def test_effective_depth_is_the_first_layer_under_eps():
-    assert effective_depth(errors(0.5, 0.09, 0.2, 0.01), 0.1) == "fc2"
+def test_effective_depth_is_the_start_of_the_suffix_under_eps():
+    assert effective_depth(errors(0.5, 0.09, 0.2, 0.01), 0.1) == "classifier"
+    assert effective_depth(errors(0.5, 0.09, 0.1, 0.01), 0.1) == "fc2"  # eps is inclusive
+    assert effective_depth(errors(0.05, 0.09, 0.1, 0.01), 0.1) == "fc1"
+    assert effective_depth(errors(0.05, 0.05, 0.05, 0.5), 0.1) is None  # the output fails
     assert effective_depth(errors(0.5, 0.5, 0.5, 0.5), 0.1) is None
+    assert effective_depth({0: 0.0, 1: 0.0}, 0.1) == 0  # index 0 is a layer, not "none"
+
+
+def test_effective_depth_matches_a_brute_force_search_over_suffixes():
+    import itertools
+
+    for values in itertools.product([0.05, 0.5], repeat=4):
+        e = errors(*values)
+        brute = next((L for i, L in enumerate(LAYERS) if all(v <= 0.1 for v in values[i:])), None)
+        assert effective_depth(e, 0.1) == brute
+
+
+def test_effective_depths_of_a_layers_table_use_the_same_definition():
+    import pandas as pd
+
+    from nc_core.depth import NONE, effective_depths, format_depth
+
+    rows = [
+        dict(trial_id=t, epoch=1, layer_index=i, train_ncc_acc=1 - err)
+        for t, errs in (("a", (0.5, 0.05, 0.3, 0.01)), ("b", (0.01, 0.02, 0.03, 0.5)))
+        for i, err in enumerate(errs)
+    ]
+    got = effective_depths(pd.DataFrame(rows), 0.1)
+    assert got[("a", 1)] == 3 and got[("b", 1)] is pd.NA
+    assert format_depth(got[("b", 1)]) == NONE == "none" and format_depth(None) == NONE
 
 
 @pytest.mark.parametrize(

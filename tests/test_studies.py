@@ -23,12 +23,12 @@ import pytest
 import ray
 from ray import tune
 
+from nc_core.build import build_adapter, build_model
 from nc_core.config import RunConfig, preset
 from nc_core.data import DataError, load_fashion_mnist
 from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state
 from nc_core.study import StudyOptions, StudySpec, base_config, pareto_front
-from nc_core.train import build_model
 from nc_core.tune_adapter import run_study
 from studies import depth_width, eps_sweep, vit_blocks
 
@@ -84,7 +84,8 @@ def check_tables(epochs: pd.DataFrame, layers: pd.DataFrame, trials: int, cfg: R
     """Schemas, one row per (trial, epoch[, layer]), every trial finished."""
     assert list(epochs.columns) == EPOCH_COLUMNS + CONFIG_COLUMNS
     assert list(layers.columns) == LAYER_COLUMNS + CONFIG_COLUMNS
-    n_layers = len(build_model(cfg, in_dim=784 if cfg.dataset == "fashion_mnist" else 32).nc_layers)
+    model = build_model(cfg, in_dim=784 if cfg.dataset == "fashion_mnist" else 32)
+    n_layers = len(build_adapter(cfg, model).layers)
     assert epochs.trial_id.nunique() == trials
     assert len(epochs) == trials * cfg.epochs
     assert len(layers) == trials * cfg.epochs * n_layers  # eval_every=1: NC every epoch

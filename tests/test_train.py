@@ -11,13 +11,14 @@ import pandas as pd
 import pytest
 import torch
 
+from nc_core.build import lr_at
 from nc_core.cli import main as cli_main
 from nc_core.config import RunConfig, preset
 from nc_core.data import DEBIAN_DIR, Split
 from nc_core.etf import ETFLinear
 from nc_core.records import EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state, save_state
-from nc_core.train import _Run, lr_at, train
+from nc_core.train import _Run, train
 
 SYN = RunConfig(
     dataset="synthetic", width=32, depth=4, epochs=4, batch_size=64, nc_samples=None, seed=3

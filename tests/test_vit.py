@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from nc_core.adapters import vit_adapter
 from nc_core.etf import ETFLinear
 from nc_core.vit import ViT, etf_factory, ffn_linear_names, layer_seed, parse_blocks
 
@@ -80,7 +81,6 @@ def test_ffn_linear_names_selects_fc1_fc2_or_both():
         (dict(mlp_ratio=0), "mlp_ratio=0"),
         (dict(num_classes=1), "num_classes=1"),
         (dict(dropout=1.0), "dropout=1.0"),
-        (dict(adaptive_linears="fc3"), "fc3"),
     ],
 )
 def test_invalid_shapes_raise_value_error_naming_the_numbers(bad, numbers):
@@ -181,31 +181,36 @@ def test_freeze_kind_from_start_is_a_fixed_random_layer_not_an_etf():
     assert off_diagonal.std() > 0.05  # random directions, not the equal cosines of an ETF
 
 
-def test_nc_layers_and_linears_of_resolve_to_submodules():
-    model = ViT(**SMALL, adaptive_linears="fc2")
-    assert model.nc_layers == tuple(f"blocks.{i}" for i in range(SMALL["depth"])) + ("head",)
-    assert model.nc_layers[-1] == model.classifier_name == "head"
-    for layer in model.nc_layers:
+def test_adapter_layers_and_linears_of_resolve_to_submodules():
+    model = ViT(**SMALL)
+    adapter = vit_adapter(model, etf_linears="fc2")
+    assert adapter.layers == tuple(f"blocks.{i}" for i in range(SMALL["depth"])) + ("head",)
+    assert adapter.layers[-1] == adapter.classifier == "head"
+    for layer in adapter.layers:
         model.get_submodule(layer)
-        for name in model.linears_of(layer):
+        for name in adapter.linears_of(layer):
             assert isinstance(model.get_submodule(name), nn.Linear)
-    assert model.linears_of("blocks.2") == ["blocks.2.ffn.fc2"]
-    assert model.linears_of("head") == ["head"]
-    assert ViT(**SMALL).linears_of("blocks.0") == ["blocks.0.ffn.fc1", "blocks.0.ffn.fc2"]
-    assert isinstance(model.get_submodule(model.penultimate), nn.LayerNorm)
+    assert adapter.linears_of("blocks.2") == ("blocks.2.ffn.fc2",)
+    assert adapter.linears_of("head") == ("head",)
+    assert vit_adapter(model).linears_of("blocks.0") == ("blocks.0.ffn.fc1", "blocks.0.ffn.fc2")
+    assert isinstance(model.get_submodule(adapter.penultimate), nn.LayerNorm)
+    assert "head" not in adapter.fixable(fix_input=False)  # Adaptive-ETF fixes blocks only
+    for module in adapter.activations.values():
+        assert isinstance(model.get_submodule(module), nn.GELU)
     with pytest.raises(ValueError, match="blocks.9"):
-        model.linears_of("blocks.9")
+        adapter.linears_of("blocks.9")
 
 
 def test_tapped_nc_layers_reduce_to_batch_by_features():
     torch.manual_seed(0)
     model, B = ViT(**SMALL).eval(), 3
+    adapter = vit_adapter(model)
     taps = {}
     handles = [
         model.get_submodule(name).register_forward_hook(
-            lambda _m, _i, out, name=name: taps.__setitem__(name, model.nc_reduce(out))
+            lambda _m, _i, out, name=name: taps.__setitem__(name, adapter.reduce(out))
         )
-        for name in (*model.nc_layers, model.penultimate)
+        for name in (*adapter.layers, adapter.penultimate)
     ]
     try:
         logits = model(torch.randn(B, 1, 28, 28))
