@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
 PRESET ?= quick
-# the main job's sweep: every kind (canonical, rotated, freeze) so Figure 5 has its controls; one
+# the main job's sweep: every kind (canonical, rotated, orthogonal, freeze) so Figure 5 has its controls; one
 # seed keeps the quick size near an hour on 2 cores (add seeds with SEEDS="0 1 2").
 SEEDS ?= 0
 
@@ -38,7 +38,7 @@ test: venv data
 	$(BIN)/python -m pytest -q
 
 study: venv data
-	$(BIN)/python studies/eps_sweep.py --preset $(PRESET) --seeds $(SEEDS) --kinds canonical rotated freeze
+	$(BIN)/python studies/eps_sweep.py --preset $(PRESET) --seeds $(SEEDS) --kinds canonical rotated orthogonal freeze
 	$(BIN)/python analysis/make_figures.py --results results --out figures
 
 figures: venv

@@ -17,6 +17,7 @@ import argparse
 
 import pandas as pd
 
+from nc_core.etf import FIXED_KINDS
 from nc_core.policy import effective_depth
 from nc_core.study import (
     StudySpec,
@@ -93,7 +94,7 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--kind",
         default="canonical",
-        choices=("canonical", "rotated", "freeze"),
+        choices=FIXED_KINDS,
         help="what the fixed layers become",
     )
     parser.add_argument(

@@ -18,6 +18,7 @@ import argparse
 
 import pandas as pd
 
+from nc_core.etf import FIXED_KINDS
 from nc_core.study import (
     StudySpec,
     add_study_args,
@@ -98,7 +99,7 @@ def main(argv=None) -> None:
         "--kinds",
         nargs="+",
         default=["canonical"],
-        choices=("canonical", "rotated", "freeze"),
+        choices=FIXED_KINDS,
         help="what a fixed layer becomes",
     )
     parser.add_argument("--search", choices=("grid", "optuna"), default="grid")

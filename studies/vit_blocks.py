@@ -16,6 +16,7 @@ import argparse
 
 import pandas as pd
 
+from nc_core.etf import FIXED_KINDS
 from nc_core.study import (
     StudySpec,
     add_study_args,
@@ -35,8 +36,8 @@ BLOCKS = {
 LINEARS = {"smoke": ("both",), "quick": ("fc1", "fc2", "both"), "paper": ("fc1", "fc2", "both")}
 KINDS = {
     "smoke": ("canonical",),
-    "quick": ("canonical", "rotated"),
-    "paper": ("canonical", "rotated", "freeze"),
+    "quick": ("canonical", "rotated", "orthogonal"),
+    "paper": FIXED_KINDS,
 }
 SEEDS = {"smoke": (0,), "quick": (0,), "paper": (0, 1, 2)}
 
@@ -89,7 +90,7 @@ def main(argv=None) -> None:
         "--blocks", nargs="+", help="etf_blocks choices besides none: all, last:N, first:N, 0,2 ..."
     )
     parser.add_argument("--linears", nargs="+", choices=("fc1", "fc2", "both"))
-    parser.add_argument("--kinds", nargs="+", choices=("canonical", "rotated", "freeze"))
+    parser.add_argument("--kinds", nargs="+", choices=FIXED_KINDS)
     args = parser.parse_args(argv)
     try:  # bad input fails here, before any work
         spec, opts = build_spec(args), options_from_args(args)
