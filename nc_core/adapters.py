@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nc_core.cnn import SmallCNN
 from nc_core.mlp import MLP
 from nc_core.vit import ViT, cls_features, ffn_linear_names
 
@@ -96,7 +97,25 @@ def vit_adapter(model: ViT, *, etf_linears: str = "both", **_) -> ModelAdapter:
     )
 
 
-ADAPTERS: dict[type[nn.Module], Callable[..., ModelAdapter]] = {MLP: mlp_adapter, ViT: vit_adapter}
+def cnn_adapter(model: SmallCNN, **_) -> ModelAdapter:
+    """SmallCNN (the README's worked example): the second conv block (flattened) and the head's
+    linears are measured; the head's linears can be fixed, the convolutions cannot."""
+    return ModelAdapter(
+        layers=("conv2", "fc1", "fc2", "classifier"),
+        penultimate="act2",
+        reduce=None,
+        linears={"conv2": (), "fc1": ("fc1",), "fc2": ("fc2",), "classifier": ("classifier",)},
+        activations={"conv2": "act_c2", "fc1": "act1", "fc2": "act2"},
+        adaptive=("fc1", "fc2", "classifier"),
+        input_layer=None,
+    )
+
+
+ADAPTERS: dict[type[nn.Module], Callable[..., ModelAdapter]] = {
+    MLP: mlp_adapter,
+    ViT: vit_adapter,
+    SmallCNN: cnn_adapter,
+}
 
 
 def adapter_for(model: nn.Module, **options) -> ModelAdapter:

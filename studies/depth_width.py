@@ -2,7 +2,7 @@
 2412.00884, Figure 1).
 
 For every (width, depth) the baseline shows where neural collapse sets in: its effective depth
-at eps is the first layer whose train NCC error is <= eps. StaticETF then fixes every layer from
+at eps (`nc_core.depth`) is the first layer from which on every layer has train NCC error <= eps. StaticETF then fixes every layer from
 `fix_from` on to a simplex ETF before training, for each fix_from in 1..depth-1 (fc1, fed by the
 raw input, is always trained). The paper's claim: fixing from at or after the effective depth
 costs little test accuracy; fixing earlier costs more.
@@ -17,8 +17,8 @@ import argparse
 
 import pandas as pd
 
+from nc_core.depth import effective_depths, format_depth
 from nc_core.etf import FIXED_KINDS
-from nc_core.policy import effective_depth
 from nc_core.study import (
     StudySpec,
     add_study_args,
@@ -48,25 +48,14 @@ def trial_list(widths, depths, seeds, kind: str = "canonical") -> list[dict]:
     return trials
 
 
-def effective_depths(layers: pd.DataFrame, eps: float) -> pd.DataFrame:
-    """Each baseline trial's effective depth at eps (layer index; depth when none qualifies)."""
+def baseline_depths(layers: pd.DataFrame, eps: float) -> pd.DataFrame:
+    """Each baseline trial's effective depth at eps at its last epoch (`nc_core.depth`; the
+    layer index, "none" where the output layer does not qualify)."""
     base = layers[layers.policy == "none"]
     last = base[base.epoch == base.groupby("trial_id").epoch.transform("max")]
-    rows = []
-    for trial_id, g in last.groupby("trial_id", sort=False):
-        g = g.sort_values("layer_index")
-        first = effective_depth(dict(zip(g.layer, 1.0 - g.train_ncc_acc, strict=True)), eps)
-        index = int(g.layer_index[g.layer == first].iloc[0]) if first else int(g.depth.iloc[0])
-        rows.append(
-            dict(
-                trial_id=trial_id,
-                width=g.width.iloc[0],
-                depth=g.depth.iloc[0],
-                seed=g.seed.iloc[0],
-                effective_depth=index,
-            )
-        )
-    return pd.DataFrame(rows)
+    depth = effective_depths(last, eps).droplevel("epoch")
+    shape = last.groupby("trial_id")[["width", "depth", "seed"]].first()
+    return shape.assign(effective_depth=depth.map(format_depth)).reset_index()
 
 
 def summarize(epochs: pd.DataFrame) -> pd.DataFrame:
@@ -111,7 +100,7 @@ def main(argv=None) -> None:
     epochs, layers = run_study(spec, opts)
     with pd.option_context("display.width", 120, "display.max_rows", 200):
         print(f"effective depth at eps={args.eps} (baseline, last epoch):")
-        print(effective_depths(layers, args.eps).to_string(index=False))
+        print(baseline_depths(layers, args.eps).to_string(index=False))
         print(summarize(epochs).to_string(index=False))
 
 

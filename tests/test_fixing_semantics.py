@@ -193,9 +193,10 @@ def test_every_layer_row_has_the_literature_measures():
     for name, lr in record.layers.items():
         assert lr.cdnv > 0 and 1 <= lr.erank_means <= lr.rank_means <= 9
         assert 1 <= lr.erank_cov <= lr.rank_cov <= (10 if name == "classifier" else 32)
-    assert 1 <= record.pred_classes <= 10 and 0 <= record.pred_entropy <= torch.log(
-        torch.tensor(10.0)
-    ).item() + 1e-12
+    assert (
+        1 <= record.pred_classes <= 10
+        and 0 <= record.pred_entropy <= torch.log(torch.tensor(10.0)).item() + 1e-12
+    )
 
 
 def test_a_split_with_duplicates_is_fine_for_every_measure():
