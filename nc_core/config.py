@@ -8,9 +8,13 @@ its exact configuration. `validate()` runs before any work starts and names the 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+import typing
 from dataclasses import dataclass, field
 
 from nc_core.etf import FIXED_KINDS
+from nc_core.vit import parse_blocks
 
 MODELS = ("mlp", "vit")
 DATASETS = ("fashion_mnist", "synthetic")
@@ -21,6 +25,11 @@ KINDS = FIXED_KINDS
 MODES = ("layer", "beyond")
 PRECISIONS = ("fp32", "bf16")
 VIT_LINEARS = ("fc1", "fc2", "both")
+# Train images per class of each dataset (the smallest class): `subset` is checked against it
+# before any data is loaded. Synthetic data draws this many per class (nc_core.build.load_data).
+TRAIN_PER_CLASS = {"fashion_mnist": 6000, "synthetic": 300}
+DEVICE_FORM = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+MAX_SEED = 2**32 - 2  # seed + 1 seeds torch too; numpy-style seeds stay below 2**32
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,11 @@ class RunConfig:
             "precision": PRECISIONS,
             "etf_linears": VIT_LINEARS,
         }
+        for name, hint in typing.get_type_hints(RunConfig).items():
+            value = getattr(self, name)
+            if float in (hint, *typing.get_args(hint)) and isinstance(value, float):
+                if not math.isfinite(value):
+                    raise ValueError(f"RunConfig.{name}={value}: must be a finite number")
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(
@@ -165,12 +179,44 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value < (1 if name in ("subset", "nc_samples") else 0):
                 raise ValueError(f"RunConfig.{name}={value}: must be positive (or None)")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"RunConfig.seed={self.seed}: must lie in 0..{MAX_SEED}")
+        if self.num_classes < 2:
+            raise ValueError(f"RunConfig.num_classes={self.num_classes}: a classifier needs >= 2")
+        if not DEVICE_FORM.fullmatch(self.device):
+            raise ValueError(
+                f"RunConfig.device={self.device!r}: expected auto, cpu, mps, cuda or cuda:N"
+            )
+        per_class = TRAIN_PER_CLASS[self.dataset]
+        if self.subset is not None and self.subset > per_class:
+            raise ValueError(
+                f"RunConfig.subset={self.subset}: {self.dataset} has {per_class} train images "
+                f"per class; pass at most {per_class} (or none for all)"
+            )
+        if self.model == "vit":
+            try:
+                parse_blocks(self.etf_blocks, self.vit_depth)
+            except ValueError as err:
+                raise ValueError(f"RunConfig.{err}") from None
+        elif self.etf_blocks.strip().lower() != "none":
+            raise ValueError(
+                f"RunConfig.etf_blocks={self.etf_blocks!r}: only the ViT has blocks "
+                "(model='vit'); the MLP takes none"
+            )
+        n_layers = self.vit_depth + 1 if self.model == "vit" else self.depth
+        if self.fix_from is not None and self.fix_from >= n_layers:
+            raise ValueError(
+                f"RunConfig.fix_from={self.fix_from}: the {self.model} has {n_layers} measured "
+                f"layers; expected 0..{n_layers - 1}"
+            )
         if not 0.0 <= self.eps <= 1.0:
             raise ValueError(f"RunConfig.eps={self.eps}: an NCC error threshold must lie in [0, 1]")
         if self.depth < 2:
             raise ValueError(f"RunConfig.depth={self.depth}: the MLP needs >= 2 linear layers")
         if self.lr <= 0:
             raise ValueError(f"RunConfig.lr={self.lr}: must be > 0")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"RunConfig.momentum={self.momentum}: must lie in [0, 1)")
         if not 0.0 <= self.vit_dropout < 1.0:
             raise ValueError(f"RunConfig.vit_dropout={self.vit_dropout}: must lie in [0, 1)")
         for name in ("momentum", "weight_decay", "min_epoch", "warmup_epochs"):

@@ -7,19 +7,24 @@ line every study script shares, and Ray-free helpers for its result tables.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.fs
 
-from nc_core.atomic import write_atomic
+from nc_core.atomic import check_writable, write_atomic
+from nc_core.cmdline import Parser
 from nc_core.config import PRESETS, RunConfig, preset
 from nc_core.records import EpochRecord
 
 CONFIG_FIELDS = {f.name: f for f in fields(RunConfig)}
 SCALARS = [f.name for f in fields(EpochRecord) if f.name not in ("layers", "fixed_layers")]
 DISTRIBUTIONS = ("uniform", "loguniform", "choice")  # of a search space, as Ray Tune names them
+SPEC_FILE = "nc_study.json"  # in a study's Tune experiment folder: what the study is
 
 
 @dataclass(frozen=True)
@@ -99,16 +104,87 @@ class StudyOptions:
     seed: int = 0  # the search's sampler seed
     verbose: int = 1
 
+    @property
+    def local(self) -> bool:
+        """Whether the study starts its own Ray on this machine (no --address)."""
+        return self.address in (None, "", "local")
+
     def __post_init__(self) -> None:
         if self.scheduler not in ("none", "asha"):
             raise ValueError(f"StudyOptions.scheduler={self.scheduler!r}: expected none or asha")
+        for name in ("cpus_per_trial", "gpus_per_trial"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"StudyOptions.{name}={value}: must be a finite number")
         for name in ("cpus_per_trial", "checkpoint_every"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"StudyOptions.{name}={getattr(self, name)}: must be > 0")
-        if self.max_failures < 0 or (self.gpus_per_trial or 0) < 0:
+        for name in ("num_cpus", "max_concurrent", "fail_at_epoch"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"StudyOptions.{name}={value}: must be >= 1 (or unset)")
+        for name in ("max_failures", "gpus_per_trial", "seed"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"StudyOptions.{name}={value}: must be >= 0")
+        if self.verbose not in (0, 1, 2):
+            raise ValueError(f"StudyOptions.verbose={self.verbose}: expected 0, 1 or 2")
+        if self.local:
+            cpus = self.num_cpus or os.cpu_count() or 1
+            if self.cpus_per_trial > cpus:
+                raise ValueError(
+                    f"StudyOptions.cpus_per_trial={self.cpus_per_trial}: the local Ray has "
+                    f"{cpus} CPUs; a trial needing more would wait forever"
+                )
+
+
+def check_study(spec: StudySpec, opts: StudyOptions) -> None:
+    """Raise ValueError for anything that would fail only after Ray started: a device or GPUs
+    this machine lacks (local Ray), outputs that cannot be written, and a different study
+    already stored under the same name. Creates nothing."""
+    if opts.local:
+        import torch
+
+        from nc_core.build import resolve_device
+
+        resolve_device(spec.base.device)
+        gpus = torch.cuda.device_count()
+        if (opts.gpus_per_trial or 0) > gpus:
             raise ValueError(
-                f"StudyOptions max_failures={self.max_failures}, gpus_per_trial="
-                f"{self.gpus_per_trial}: must be >= 0"
+                f"StudyOptions.gpus_per_trial={opts.gpus_per_trial}: the local Ray has {gpus} "
+                "GPUs; a trial needing more would wait forever"
+            )
+    if opts.export_only:
+        return
+    for name in ("epochs.parquet", "layers.parquet"):
+        check_writable(Path(opts.results) / spec.name / name, flag="--results")
+    if "://" not in opts.storage:
+        check_writable(opts.storage, flag="--storage", directory=True)
+    check_claim(spec, f"{storage_uri(opts).rstrip('/')}/{spec.name}")
+
+
+def storage_uri(opts: StudyOptions) -> str:
+    """Tune's storage: a cloud URI as given, a local path made absolute."""
+    return opts.storage if "://" in opts.storage else str(Path(opts.storage).resolve())
+
+
+def study_marker(spec: StudySpec, path: str) -> tuple[pyarrow.fs.FileSystem, str, str]:
+    """(file system, marker path, this study's description) of the experiment at `path`."""
+    fs, root = pyarrow.fs.FileSystem.from_uri(path)
+    return fs, f"{root}/{SPEC_FILE}", json.dumps(spec.describe(), sort_keys=True, indent=1)
+
+
+def check_claim(spec: StudySpec, path: str) -> None:
+    """Raise ValueError when `path` holds a different study (its marker file says which)."""
+    fs, marker, mine = study_marker(spec, path)
+    if fs.get_file_info(marker).type == pyarrow.fs.FileType.File:
+        with fs.open_input_stream(marker) as f:
+            theirs = f.read().decode()
+        if json.loads(theirs) != json.loads(mine):
+            raise ValueError(
+                f"--name {spec.name}: {path} holds a different study (other trials, grid or "
+                f"base config; see {marker}). Rerun with the original arguments to resume it, "
+                "or pass another --storage or --name."
             )
 
 
@@ -156,6 +232,13 @@ def summarize_final(last: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- command line
+
+
+def study_parser(doc: str) -> Parser:
+    """A study script's parser (one-line errors), described by its docstring's first paragraph."""
+    return Parser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
 
 
 def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:

@@ -14,6 +14,7 @@ costs little test accuracy; fixing earlier costs more.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
@@ -22,8 +23,10 @@ from nc_core.study import (
     StudySpec,
     add_study_args,
     base_config,
+    check_study,
     final_epochs,
     options_from_args,
+    study_parser,
     summarize_final,
 )
 from nc_core.tune_adapter import run_study
@@ -83,10 +86,8 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     return StudySpec(name=args.name, base=base_config(args), trials=tuple(trials))
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def main(argv=None) -> int:
+    parser = study_parser(__doc__)
     add_study_args(parser, name="depth_width")
     parser.add_argument("--widths", type=int, nargs="+", help="MLP widths (default: per preset)")
     parser.add_argument("--depths", type=int, nargs="+", help="MLP depths (default: per preset)")
@@ -105,14 +106,19 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     try:  # bad input fails here, before any work
         spec, opts = build_spec(args), options_from_args(args)
+        check_study(spec, opts)
     except ValueError as err:
         parser.error(str(err))
-    epochs, layers = run_study(spec, opts)
+    result = run_study(spec, opts)
+    epochs, layers = result.epochs, result.layers
+    if epochs.empty:
+        return result.exit_code
     with pd.option_context("display.width", 120, "display.max_rows", 200):
         print(f"effective depth at eps={args.eps} (baseline, last epoch):")
         print(effective_depths(layers, args.eps).to_string(index=False))
         print(summarize(epochs).to_string(index=False))
+    return result.exit_code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

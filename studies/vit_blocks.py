@@ -13,6 +13,7 @@ final test accuracy against trainable parameters.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
@@ -20,8 +21,10 @@ from nc_core.study import (
     StudySpec,
     add_study_args,
     base_config,
+    check_study,
     final_epochs,
     options_from_args,
+    study_parser,
     summarize_final,
 )
 from nc_core.tune_adapter import run_study
@@ -80,10 +83,8 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     return StudySpec(name=args.name, base=base, trials=tuple(trials))
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def main(argv=None) -> int:
+    parser = study_parser(__doc__)
     add_study_args(parser, name="vit_blocks")
     parser.add_argument(
         "--blocks", nargs="+", help="etf_blocks choices besides none: all, last:N, first:N, 0,2 ..."
@@ -93,12 +94,17 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     try:  # bad input fails here, before any work
         spec, opts = build_spec(args), options_from_args(args)
+        check_study(spec, opts)
     except ValueError as err:
         parser.error(str(err))
-    epochs, _ = run_study(spec, opts)
+    result = run_study(spec, opts)
+    epochs = result.epochs
+    if epochs.empty:
+        return result.exit_code
     with pd.option_context("display.width", 120, "display.max_rows", 200):
         print(summarize(epochs).to_string(index=False))
+    return result.exit_code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -191,7 +191,7 @@ def test_diverged_trial_is_recorded_and_study_goes_on(tmp_path):
         trials=({"lr": 1e12}, {}),
     )
     opts = StudyOptions(storage=str(tmp_path / "ray"), results=str(tmp_path / "results"), verbose=0)
-    epochs, _ = run_study(spec, opts)
+    epochs = run_study(spec, opts).epochs
     status = epochs.groupby("lr").status.agg(set)
     assert status[1e12] == {"diverged"} and status[0.01] == {"ok"}
     assert len(epochs[epochs.lr == 0.01]) == 3 and len(epochs[epochs.lr == 1e12]) < 3
