@@ -9,43 +9,23 @@ state after every epoch and, when PATH exists, resumes from it.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import typing
 from pathlib import Path
 
 from nc_core.atomic import check_writable
-from nc_core.cmdline import Parser, fail
+from nc_core.cmdline import Parser, add_fields, fail, given
 from nc_core.config import PRESETS, RunConfig, preset
 from nc_core.records import to_frames
 from nc_core.tables import write_pair
 
 PROG = "python -m nc_core.train"
 
-_NONE = ("none", "null", "")
 
-
-def _parser_for(field: dataclasses.Field):
-    hint = typing.get_type_hints(RunConfig)[field.name]
-    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
-    optional = type(None) in typing.get_args(hint)
-
-    def parse(text: str):
-        if optional and text.lower() in _NONE:
-            return None
-        return base(text)
-
-    parse.__name__ = base.__name__
-    return base, parse
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = Parser(
-        prog=PROG,
-        description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--preset", default="quick", choices=sorted(PRESETS), help="base values (default: quick)"
     )
-    p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="base values")
     p.add_argument("--out", type=Path, default=None, help="Parquet file for the epoch records")
     p.add_argument(
         "--checkpoint",
@@ -54,25 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="training-state file: saved every epoch, resumed from when it exists",
     )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    for f in dataclasses.fields(RunConfig):
-        base, parse = _parser_for(f)
-        flag = "--" + f.name.replace("_", "-")
-        if base is bool:
-            p.add_argument(
-                flag,
-                dest=f.name,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=f.metadata.get("help", ""),
-            )
-        else:
-            p.add_argument(
-                flag,
-                dest=f.name,
-                type=parse,
-                default=None,
-                help=f.metadata.get("help", "") + f" (default from preset; base {f.default})",
-            )
+    add_fields(p, RunConfig, default_from="--preset")
     return p
 
 
@@ -115,11 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from nc_core.train import ResumeError, check_resume, train
 
     args = build_parser().parse_args(argv)
-    overrides = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(RunConfig)
-        if getattr(args, f.name) is not None
-    }
+    overrides = given(args, RunConfig)
     state = None
     try:  # every check before any work: nothing is loaded, trained or written on bad input
         cfg = preset(args.preset, **overrides)

@@ -18,6 +18,7 @@ import sys
 
 import pandas as pd
 
+from nc_core.config import KINDS
 from nc_core.policy import effective_depth
 from nc_core.study import (
     StudySpec,
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--kind",
         default="canonical",
-        choices=("canonical", "rotated", "freeze"),
+        choices=KINDS,
         help="what the fixed layers become",
     )
     parser.add_argument(

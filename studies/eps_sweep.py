@@ -19,6 +19,7 @@ import sys
 
 import pandas as pd
 
+from nc_core.config import KINDS
 from nc_core.study import (
     StudySpec,
     add_study_args,
@@ -99,7 +100,7 @@ def main(argv=None) -> int:
         "--kinds",
         nargs="+",
         default=["canonical"],
-        choices=("canonical", "rotated", "freeze"),
+        choices=KINDS,
         help="what a fixed layer becomes",
     )
     parser.add_argument("--search", choices=("grid", "optuna"), default="grid")

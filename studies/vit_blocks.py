@@ -17,6 +17,8 @@ import sys
 
 import pandas as pd
 
+from nc_core.cmdline import choices
+from nc_core.config import KINDS, RunConfig
 from nc_core.study import (
     StudySpec,
     add_study_args,
@@ -36,11 +38,12 @@ BLOCKS = {
     "paper": ("last:1", "last:3", "all"),
 }
 LINEARS = {"smoke": ("both",), "quick": ("fc1", "fc2", "both"), "paper": ("fc1", "fc2", "both")}
-KINDS = {
+KIND_GRID = {
     "smoke": ("canonical",),
     "quick": ("canonical", "rotated"),
     "paper": ("canonical", "rotated", "freeze"),
 }
+LINEAR_CHOICES = choices(RunConfig, "etf_linears")
 SEEDS = {"smoke": (0,), "quick": (0,), "paper": (0, 1, 2)}
 
 
@@ -74,7 +77,7 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     trials = trial_list(
         args.blocks or BLOCKS[p],
         args.linears or LINEARS[p],
-        args.kinds or KINDS[p],
+        args.kinds or KIND_GRID[p],
         args.seeds or SEEDS[p],
     )
     base = base_config(args, prefix="vit-")
@@ -89,8 +92,10 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--blocks", nargs="+", help="etf_blocks choices besides none: all, last:N, first:N, 0,2 ..."
     )
-    parser.add_argument("--linears", nargs="+", choices=("fc1", "fc2", "both"))
-    parser.add_argument("--kinds", nargs="+", choices=("canonical", "rotated", "freeze"))
+    parser.add_argument(
+        "--linears", nargs="+", choices=LINEAR_CHOICES, help="which feedforward linears"
+    )
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, help="what the fixed linears become")
     args = parser.parse_args(argv)
     try:  # bad input fails here, before any work
         spec, opts = build_spec(args), options_from_args(args)

@@ -283,3 +283,16 @@ def test_study_refuses(case, study, extra, field, workdir, capsys):
 
 def test_matrix_has_at_least_40_cases():
     assert len(TRAIN_CASES) + len(STUDY_CASES) + len(FIGURES_CASES) >= 40
+
+
+def test_help_shows_choices_from_the_literal_types_and_each_default_once():
+    from nc_core.cli import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "--model {mlp,vit}" in text and "--kind {canonical,rotated,orthogonal,freeze}" in text
+    assert text.count("default: --preset's, else 400") == 1  # --width
+    parser = eps_sweep.study_parser(eps_sweep.__doc__)
+    eps_sweep.add_study_args(parser, name="x")
+    study = " ".join(parser.format_help().split())
+    assert "--scheduler {none,asha}" in study and "--verbose {0,1,2}" in study
+    assert study.count("(default: results/ray)") == 1 and "default: None" not in study
