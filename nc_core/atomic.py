@@ -1,26 +1,100 @@
-"""Atomic file output: write to a temporary file beside the target, then rename it into place.
+"""Atomic file output: write to temporary files beside the targets, then rename them into place.
 
 A crash or a concurrent reader never sees a half-written table, checkpoint, figure or report.
+`write_together` replaces several files together or not at all: every temporary file is written
+and flushed to disk before the first rename, so a full disk or a failed write leaves all the old
+files in place. Files get the usual mode of a new file (0666 less the umask), not mkstemp's 0600.
+`check_writable` refuses an output path before any work is done.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+Write = Callable[[str], None]
+_UMASK_LOCK = threading.Lock()
 
-def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call `write(tmp_path)`, then rename the temporary file to `path`; return `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (no race with threads)."""
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a directory; the renames are still atomic
+    finally:
+        os.close(fd)
+
+
+def write_together(writes: Mapping[str | os.PathLike, Write]) -> list[Path]:
+    """Call each `write(tmp_path)`, flush every temporary file to disk, then rename each to its
+    path. If any write fails, no target is touched and no temporary file is left."""
+    targets = [Path(p) for p in writes]
+    temps: dict[Path, str] = {}
+    mode = 0o666 & ~current_umask()
+    try:
+        for path, write in zip(targets, writes.values(), strict=True):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temps[path] = tmp
+            os.fchmod(fd, mode)
+            os.close(fd)
+            write(tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        for path, tmp in temps.items():
+            os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp in temps.values():
+            Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    for directory in {p.parent for p in targets}:
+        _fsync_dir(directory)
+    return targets
+
+
+def write_atomic(path: str | os.PathLike, write: Write) -> Path:
+    """Call `write(tmp_path)`, then rename the temporary file to `path`; return `path`."""
+    return write_together({path: write})[0]
+
+
+def check_writable(path: str | os.PathLike, *, flag: str, directory: bool = False) -> None:
+    """Raise ValueError (naming `flag`) unless `path` can be written: a file path that is not a
+    directory (or with `directory=True`, a directory), whose nearest existing folder accepts new
+    files. Leaves nothing behind: the probe is an unnamed temporary file."""
+    path = Path(path).absolute()
+    if path.exists() and path.is_dir() != directory:
+        want, found = ("a directory", "a file") if directory else ("a file path", "a directory")
+        raise ValueError(f"{flag} {path}: expected {want}, found {found}")
+    folder = path if directory and path.is_dir() else path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {path}: {folder} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(
+            f"{flag} {path}: cannot write in {folder} ({err.strerror}); pass a writable place"
+        ) from None

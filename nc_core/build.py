@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from nc_core.adapters import ModelAdapter, adapter_for
-from nc_core.config import RunConfig
+from nc_core.config import TRAIN_PER_CLASS, RunConfig
 from nc_core.data import Split, load_fashion_mnist, synthetic_classes
 from nc_core.etf import freeze_to_etf, layer_seed
 from nc_core.mlp import MLP
@@ -29,7 +29,9 @@ def resolve_device(name: str) -> torch.device:
 def load_data(cfg: RunConfig) -> tuple[Split, Split]:
     """(train, test) for `cfg.dataset`, before any subset is taken."""
     if cfg.dataset == "synthetic":
-        return synthetic_classes(cfg.num_classes, 32, 300, seed=cfg.seed, n_test_per_class=100)
+        return synthetic_classes(
+            cfg.num_classes, 32, TRAIN_PER_CLASS["synthetic"], seed=cfg.seed, n_test_per_class=100
+        )
     return load_fashion_mnist()
 
 

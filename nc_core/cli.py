@@ -9,38 +9,23 @@ state after every epoch and, when PATH exists, resumes from it.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import typing
 from pathlib import Path
 
+from nc_core.atomic import check_writable
+from nc_core.cmdline import Parser, add_fields, fail, given
 from nc_core.config import PRESETS, RunConfig, preset
-from nc_core.records import to_frames, write_parquet_atomic
+from nc_core.records import to_frames
+from nc_core.tables import write_pair
 
-_NONE = ("none", "null", "")
-
-
-def _parser_for(field: dataclasses.Field):
-    hint = typing.get_type_hints(RunConfig)[field.name]
-    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
-    optional = type(None) in typing.get_args(hint)
-
-    def parse(text: str):
-        if optional and text.lower() in _NONE:
-            return None
-        return base(text)
-
-    parse.__name__ = base.__name__
-    return base, parse
+PROG = "python -m nc_core.train"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m nc_core.train",
-        description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--preset", default="quick", choices=sorted(PRESETS), help="base values (default: quick)"
     )
-    p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="base values")
     p.add_argument("--out", type=Path, default=None, help="Parquet file for the epoch records")
     p.add_argument(
         "--checkpoint",
@@ -49,25 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="training-state file: saved every epoch, resumed from when it exists",
     )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
-    for f in dataclasses.fields(RunConfig):
-        base, parse = _parser_for(f)
-        flag = "--" + f.name.replace("_", "-")
-        if base is bool:
-            p.add_argument(
-                flag,
-                dest=f.name,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=f.metadata.get("help", ""),
-            )
-        else:
-            p.add_argument(
-                flag,
-                dest=f.name,
-                type=parse,
-                default=None,
-                help=f.metadata.get("help", "") + f" (default from preset; base {f.default})",
-            )
+    add_fields(p, RunConfig, default_from="--preset")
     return p
 
 
@@ -81,25 +48,48 @@ def progress_line(record, cfg: RunConfig) -> str:
     )
 
 
+def layers_path(out: Path) -> Path:
+    """Where `--out X.parquet` puts the per-layer table: X.layers.parquet."""
+    return out.with_suffix(".layers.parquet")
+
+
+def check_outputs(out: Path | None, checkpoint: Path | None) -> None:
+    """Raise ValueError unless the output paths can be written and are three distinct files."""
+    if out is not None and out.suffix != ".parquet":
+        raise ValueError(f"--out {out}: expected a .parquet path")
+    named = {}
+    if out is not None:
+        named.update({"--out": out, "--out's layer table": layers_path(out)})
+    if checkpoint is not None:
+        named["--checkpoint"] = checkpoint
+    seen: dict[Path, str] = {}
+    for flag, path in named.items():
+        check_writable(path, flag=flag)
+        key = path.absolute().resolve()
+        if key in seen:
+            raise ValueError(f"{flag} {path}: the same file as {seen[key]}; pass another path")
+        seen[key] = flag
+
+
 def main(argv: list[str] | None = None) -> int:
-    from nc_core.state import load_state, save_state
-    from nc_core.train import train
+    from nc_core.build import resolve_device
+    from nc_core.state import CheckpointError, load_state, save_state
+    from nc_core.train import ResumeError, check_resume, train
 
     args = build_parser().parse_args(argv)
-    overrides = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(RunConfig)
-        if getattr(args, f.name) is not None
-    }
-    try:
+    overrides = given(args, RunConfig)
+    state = None
+    try:  # every check before any work: nothing is loaded, trained or written on bad input
         cfg = preset(args.preset, **overrides)
-    except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.out is not None and args.out.suffix != ".parquet":
-        print(f"error: --out {args.out}: expected a .parquet path", file=sys.stderr)
-        return 2
-    state = load_state(args.checkpoint) if args.checkpoint and args.checkpoint.exists() else None
+        resolve_device(cfg.device)
+        check_outputs(args.out, args.checkpoint)
+        if args.checkpoint is not None and args.checkpoint.exists():
+            state = load_state(args.checkpoint)
+            check_resume(cfg, state)
+    except ResumeError as err:
+        return fail(PROG, f"--checkpoint {args.checkpoint}: {err}")
+    except (ValueError, TypeError, CheckpointError) as err:
+        return fail(PROG, err)
     if state is not None:
         print(f"resuming from {args.checkpoint} after epoch {state.epoch}")
 
@@ -114,11 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {result.status} after epoch {result.state.epoch}")
     if args.out is not None:
         epochs, layers = to_frames(result.records, cfg, status=result.status)
-        write_parquet_atomic(epochs, args.out)
-        write_parquet_atomic(layers, args.out.with_suffix(".layers.parquet"))
-        print(
-            f"wrote {args.out} ({len(epochs)} rows) and {args.out.with_suffix('.layers.parquet')}"
-        )
+        write_pair(epochs, layers, args.out, layers_path(args.out))
+        print(f"wrote {args.out} ({len(epochs)} rows) and {layers_path(args.out)}")
     return 0 if result.status == "ok" else 1
 
 

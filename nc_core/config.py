@@ -8,19 +8,34 @@ its exact configuration. `validate()` runs before any work starts and names the 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+import typing
 from dataclasses import dataclass, field
+from typing import Literal
 
+from nc_core.cmdline import check_choices
 from nc_core.etf import FIXED_KINDS
+from nc_core.vit import FFN_LINEARS, parse_blocks
 
-MODELS = ("mlp", "vit")
-DATASETS = ("fashion_mnist", "synthetic")
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("constant", "multistep", "cosine")
-POLICIES = ("none", "adaptive", "static")
-KINDS = FIXED_KINDS
-MODES = ("layer", "beyond")
-PRECISIONS = ("fp32", "bf16")
-VIT_LINEARS = ("fc1", "fc2", "both")
+# Each choice is declared once, as a Literal type; validation and every command line's choices
+# and --help derive from it (nc_core.cmdline). Kinds and ViT linears are declared where they are
+# built (nc_core.etf, nc_core.vit).
+Model = Literal["mlp", "vit"]
+Dataset = Literal["fashion_mnist", "synthetic"]
+Optimizer = Literal["sgd", "adamw"]
+Schedule = Literal["constant", "multistep", "cosine"]
+Policy = Literal["none", "adaptive", "static"]
+Kind = Literal[FIXED_KINDS]
+Mode = Literal["layer", "beyond"]
+Precision = Literal["fp32", "bf16"]
+VitLinears = Literal[FFN_LINEARS]
+KINDS = typing.get_args(Kind)
+# Train images per class of each dataset (the smallest class): `subset` is checked against it
+# before any data is loaded. Synthetic data draws this many per class (nc_core.build.load_data).
+TRAIN_PER_CLASS = {"fashion_mnist": 6000, "synthetic": 300}
+DEVICE_FORM = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+MAX_SEED = 2**32 - 2  # seed + 1 seeds torch too; numpy-style seeds stay below 2**32
 
 
 @dataclass(frozen=True)
@@ -28,7 +43,7 @@ class RunConfig:
     """One training run. Field docs double as the command line's `--help`."""
 
     # model
-    model: str = field(default="mlp", metadata={"help": f"network: one of {MODELS}"})
+    model: Model = field(default="mlp", metadata={"help": "network"})
     width: int = field(default=400, metadata={"help": "MLP hidden width"})
     depth: int = field(default=8, metadata={"help": "MLP linear layers in all (>= 2)"})
     batch_norm: bool = field(
@@ -49,11 +64,11 @@ class RunConfig:
             "last:N, first:N or a comma list of indices"
         },
     )
-    etf_linears: str = field(
-        default="both", metadata={"help": f"ViT feedforward linears to fix: {VIT_LINEARS}"}
+    etf_linears: VitLinears = field(
+        default="both", metadata={"help": "ViT feedforward linears to fix"}
     )
     # data
-    dataset: str = field(default="fashion_mnist", metadata={"help": f"one of {DATASETS}"})
+    dataset: Dataset = field(default="fashion_mnist", metadata={"help": "training data"})
     subset: int | None = field(
         default=None, metadata={"help": "first N train images per class (None: all)"}
     )
@@ -67,28 +82,26 @@ class RunConfig:
     # optimization
     epochs: int = field(default=30, metadata={"help": "training epochs"})
     batch_size: int = field(default=128, metadata={"help": "mini-batch size"})
-    optimizer: str = field(default="sgd", metadata={"help": f"one of {OPTIMIZERS}"})
+    optimizer: Optimizer = field(default="sgd", metadata={"help": "optimizer"})
     lr: float = field(default=0.01, metadata={"help": "peak learning rate"})
     momentum: float = field(default=0.9, metadata={"help": "SGD momentum"})
     weight_decay: float = field(default=5e-4, metadata={"help": "weight decay"})
-    schedule: str = field(
-        default="constant", metadata={"help": f"learning-rate schedule: {SCHEDULES}"}
-    )
+    schedule: Schedule = field(default="constant", metadata={"help": "learning-rate schedule"})
     warmup_epochs: int = field(
         default=0, metadata={"help": "linear warm-up epochs before the schedule"}
     )
     # policy
-    policy: str = field(default="none", metadata={"help": f"ETF policy: {POLICIES}"})
+    policy: Policy = field(default="none", metadata={"help": "ETF policy"})
     eps: float = field(
         default=0.1, metadata={"help": "Adaptive-ETF: NCC error threshold in [0, 1]"}
     )
     patience: int = field(
         default=5, metadata={"help": "Adaptive-ETF: consecutive evaluations <= eps"}
     )
-    mode: str = field(default="layer", metadata={"help": f"Adaptive-ETF: {MODES}"})
-    kind: str = field(
-        default="canonical", metadata={"help": f"what a fixed layer becomes: {KINDS}"}
+    mode: Mode = field(
+        default="layer", metadata={"help": "Adaptive-ETF: what a qualifying layer fixes"}
     )
+    kind: Kind = field(default="canonical", metadata={"help": "what a fixed layer becomes"})
     fix_input: bool = field(
         default=False,
         metadata={
@@ -111,9 +124,7 @@ class RunConfig:
     device: str = field(
         default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, cuda:N"}
     )
-    precision: str = field(
-        default="fp32", metadata={"help": f"{PRECISIONS}; bf16 autocast on CUDA only"}
-    )
+    precision: Precision = field(default="fp32", metadata={"help": "bf16: autocast on CUDA only"})
     eval_every: int = field(
         default=1, metadata={"help": "measure NC every N epochs (and at the last)"}
     )
@@ -129,22 +140,12 @@ class RunConfig:
 
     def validate(self) -> RunConfig:
         """Raise ValueError naming the first invalid field; return self when all are valid."""
-        choices = {
-            "model": MODELS,
-            "dataset": DATASETS,
-            "optimizer": OPTIMIZERS,
-            "schedule": SCHEDULES,
-            "policy": POLICIES,
-            "kind": KINDS,
-            "mode": MODES,
-            "precision": PRECISIONS,
-            "etf_linears": VIT_LINEARS,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"RunConfig.{name}={getattr(self, name)!r}: expected one of {allowed}"
-                )
+        for name, hint in typing.get_type_hints(RunConfig).items():
+            value = getattr(self, name)
+            if float in (hint, *typing.get_args(hint)) and isinstance(value, float):
+                if not math.isfinite(value):
+                    raise ValueError(f"RunConfig.{name}={value}: must be a finite number")
+        check_choices(self)
         positive = (
             "width",
             "epochs",
@@ -165,12 +166,44 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and value < (1 if name in ("subset", "nc_samples") else 0):
                 raise ValueError(f"RunConfig.{name}={value}: must be positive (or None)")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"RunConfig.seed={self.seed}: must lie in 0..{MAX_SEED}")
+        if self.num_classes < 2:
+            raise ValueError(f"RunConfig.num_classes={self.num_classes}: a classifier needs >= 2")
+        if not DEVICE_FORM.fullmatch(self.device):
+            raise ValueError(
+                f"RunConfig.device={self.device!r}: expected auto, cpu, mps, cuda or cuda:N"
+            )
+        per_class = TRAIN_PER_CLASS[self.dataset]
+        if self.subset is not None and self.subset > per_class:
+            raise ValueError(
+                f"RunConfig.subset={self.subset}: {self.dataset} has {per_class} train images "
+                f"per class; pass at most {per_class} (or none for all)"
+            )
+        if self.model == "vit":
+            try:
+                parse_blocks(self.etf_blocks, self.vit_depth)
+            except ValueError as err:
+                raise ValueError(f"RunConfig.{err}") from None
+        elif self.etf_blocks.strip().lower() != "none":
+            raise ValueError(
+                f"RunConfig.etf_blocks={self.etf_blocks!r}: only the ViT has blocks "
+                "(model='vit'); the MLP takes none"
+            )
+        n_layers = self.vit_depth + 1 if self.model == "vit" else self.depth
+        if self.fix_from is not None and self.fix_from >= n_layers:
+            raise ValueError(
+                f"RunConfig.fix_from={self.fix_from}: the {self.model} has {n_layers} measured "
+                f"layers; expected 0..{n_layers - 1}"
+            )
         if not 0.0 <= self.eps <= 1.0:
             raise ValueError(f"RunConfig.eps={self.eps}: an NCC error threshold must lie in [0, 1]")
         if self.depth < 2:
             raise ValueError(f"RunConfig.depth={self.depth}: the MLP needs >= 2 linear layers")
         if self.lr <= 0:
             raise ValueError(f"RunConfig.lr={self.lr}: must be > 0")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"RunConfig.momentum={self.momentum}: must lie in [0, 1)")
         if not 0.0 <= self.vit_dropout < 1.0:
             raise ValueError(f"RunConfig.vit_dropout={self.vit_dropout}: must lie in [0, 1)")
         for name in ("momentum", "weight_decay", "min_epoch", "warmup_epochs"):

@@ -7,19 +7,25 @@ line every study script shares, and Ray-free helpers for its result tables.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
+import pyarrow.fs
 
-from nc_core.atomic import write_atomic
+from nc_core.atomic import check_writable, write_atomic
+from nc_core.cmdline import Parser, add_fields, check_choices, choices, given, parse_value
 from nc_core.config import PRESETS, RunConfig, preset
 from nc_core.records import EpochRecord
 
 CONFIG_FIELDS = {f.name: f for f in fields(RunConfig)}
 SCALARS = [f.name for f in fields(EpochRecord) if f.name not in ("layers", "fixed_layers")]
 DISTRIBUTIONS = ("uniform", "loguniform", "choice")  # of a search space, as Ray Tune names them
+SPEC_FILE = "nc_study.json"  # in a study's Tune experiment folder: what the study is
 
 
 @dataclass(frozen=True)
@@ -80,35 +86,136 @@ class StudySpec:
         }
 
 
+Scheduler = Literal["none", "asha"]
+Verbosity = Literal[0, 1, 2]
+
+
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
 @dataclass(frozen=True)
 class StudyOptions:
-    """How and where a study runs; the command line of every study (`add_study_args`)."""
+    """How and where a study runs: the options every study script shares, each declared once
+    here (its type, default and help make the flag: nc_core.cmdline.add_fields)."""
 
-    address: str | None = None  # None: start a local Ray in-process; "auto": join a cluster
-    storage: str = "results/ray"  # Tune's experiments: a path, shared path or cloud URI
-    results: str = "results"  # where <study>/epochs.parquet and layers.parquet go
-    num_cpus: int | None = None  # CPUs of a local Ray (None: all)
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float | None = None  # None: 1 when the cluster has a GPU, else 0
-    max_concurrent: int | None = None
-    scheduler: str = "none"  # "asha": stop trials whose test accuracy lags, early
-    max_failures: int = 2
-    checkpoint_every: int = 1
-    fail_at_epoch: int | None = None
-    export_only: bool = False
-    seed: int = 0  # the search's sampler seed
-    verbose: int = 1
+    address: str | None = field(
+        default=None,
+        metadata=_help("Ray to use: none starts a local one in-process; 'auto' joins a cluster"),
+    )
+    storage: str = field(
+        default="results/ray",
+        metadata=_help("Tune storage: a path, shared path or s3:// URI (writable by you alone)"),
+    )
+    results: str = field(default="results", metadata=_help("the tables go to RESULTS/<name>/"))
+    num_cpus: int | None = field(
+        default=None, metadata=_help("CPUs of the local Ray (none: all of this machine's)")
+    )
+    cpus_per_trial: float = field(default=1.0, metadata=_help("CPUs (and torch threads) per trial"))
+    gpus_per_trial: float | None = field(
+        default=None,
+        metadata=_help("GPUs per trial, fractions share a GPU (none: 1 if the cluster has one)"),
+    )
+    max_concurrent: int | None = field(
+        default=None, metadata=_help("most trials at once (none: as resources allow)")
+    )
+    scheduler: Scheduler = field(
+        default="none",
+        metadata=_help("asha: stop trials whose test accuracy lags, early (status 'stopped')"),
+    )
+    max_failures: int = field(
+        default=2, metadata=_help("restarts of a crashed trial from its checkpoint")
+    )
+    checkpoint_every: int = field(
+        default=1, metadata=_help("checkpoint the training state every N epochs")
+    )
+    fail_at_epoch: int | None = field(
+        default=None, metadata=_help("testing: each trial's first attempt crashes at this epoch")
+    )
+    export_only: bool = field(
+        default=False, metadata=_help("rebuild the Parquet from storage; train nothing")
+    )
+    seed: int = field(default=0, metadata=_help("the search's sampler seed"))
+    verbose: Verbosity = field(default=1, metadata=_help("Tune's console output"))
+
+    @property
+    def local(self) -> bool:
+        """Whether the study starts its own Ray on this machine (no --address)."""
+        return self.address in (None, "", "local")
 
     def __post_init__(self) -> None:
-        if self.scheduler not in ("none", "asha"):
-            raise ValueError(f"StudyOptions.scheduler={self.scheduler!r}: expected none or asha")
+        check_choices(self)
+        for name in ("cpus_per_trial", "gpus_per_trial"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"StudyOptions.{name}={value}: must be a finite number")
         for name in ("cpus_per_trial", "checkpoint_every"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"StudyOptions.{name}={getattr(self, name)}: must be > 0")
-        if self.max_failures < 0 or (self.gpus_per_trial or 0) < 0:
+        for name in ("num_cpus", "max_concurrent", "fail_at_epoch"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"StudyOptions.{name}={value}: must be >= 1 (or unset)")
+        for name in ("max_failures", "gpus_per_trial", "seed"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"StudyOptions.{name}={value}: must be >= 0")
+        if self.local:
+            cpus = self.num_cpus or os.cpu_count() or 1
+            if self.cpus_per_trial > cpus:
+                raise ValueError(
+                    f"StudyOptions.cpus_per_trial={self.cpus_per_trial}: the local Ray has "
+                    f"{cpus} CPUs; a trial needing more would wait forever"
+                )
+
+
+def check_study(spec: StudySpec, opts: StudyOptions) -> None:
+    """Raise ValueError for anything that would fail only after Ray started: a device or GPUs
+    this machine lacks (local Ray), outputs that cannot be written, and a different study
+    already stored under the same name. Creates nothing."""
+    if opts.local:
+        import torch
+
+        from nc_core.build import resolve_device
+
+        resolve_device(spec.base.device)
+        gpus = torch.cuda.device_count()
+        if (opts.gpus_per_trial or 0) > gpus:
             raise ValueError(
-                f"StudyOptions max_failures={self.max_failures}, gpus_per_trial="
-                f"{self.gpus_per_trial}: must be >= 0"
+                f"StudyOptions.gpus_per_trial={opts.gpus_per_trial}: the local Ray has {gpus} "
+                "GPUs; a trial needing more would wait forever"
+            )
+    if opts.export_only:
+        return
+    for name in ("epochs.parquet", "layers.parquet"):
+        check_writable(Path(opts.results) / spec.name / name, flag="--results")
+    if "://" not in opts.storage:
+        check_writable(opts.storage, flag="--storage", directory=True)
+    check_claim(spec, f"{storage_uri(opts).rstrip('/')}/{spec.name}")
+
+
+def storage_uri(opts: StudyOptions) -> str:
+    """Tune's storage: a cloud URI as given, a local path made absolute."""
+    return opts.storage if "://" in opts.storage else str(Path(opts.storage).resolve())
+
+
+def study_marker(spec: StudySpec, path: str) -> tuple[pyarrow.fs.FileSystem, str, str]:
+    """(file system, marker path, this study's description) of the experiment at `path`."""
+    fs, root = pyarrow.fs.FileSystem.from_uri(path)
+    return fs, f"{root}/{SPEC_FILE}", json.dumps(spec.describe(), sort_keys=True, indent=1)
+
+
+def check_claim(spec: StudySpec, path: str) -> None:
+    """Raise ValueError when `path` holds a different study (its marker file says which)."""
+    fs, marker, mine = study_marker(spec, path)
+    if fs.get_file_info(marker).type == pyarrow.fs.FileType.File:
+        with fs.open_input_stream(marker) as f:
+            theirs = f.read().decode()
+        if json.loads(theirs) != json.loads(mine):
+            raise ValueError(
+                f"--name {spec.name}: {path} holds a different study (other trials, grid or "
+                f"base config; see {marker}). Rerun with the original arguments to resume it, "
+                "or pass another --storage or --name."
             )
 
 
@@ -158,18 +265,31 @@ def summarize_final(last: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------- command line
 
 
+def study_parser(doc: str) -> Parser:
+    """A study script's parser (one-line errors), described by its docstring's first paragraph."""
+    return Parser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
 def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
-    """The options every study shares (README: "Running studies")."""
+    """The options every study shares (README: "Running studies"): what the study is (preset,
+    seeds, name, dataset, --set), then every `StudyOptions` field but the sampler seed."""
     a = parser.add_argument
     a(
         "--preset",
         choices=("smoke", "quick", "paper"),
         default="quick",
-        help="smoke: < 2 min on 2 CPUs (CI); quick: about an hour on a CPU; paper: GPUs",
+        help="smoke: < 2 min on 2 CPUs (CI); quick: about an hour on a CPU; paper: GPUs "
+        "(default: quick)",
     )
     a("--seeds", type=int, nargs="+", help="seeds to run (default: per preset)")
-    a("--name", default=name, help="study name: the Tune experiment and results/<name>/")
-    a("--dataset", choices=("fashion_mnist", "synthetic"), help="override the preset's dataset")
+    a(
+        "--name",
+        default=name,
+        help=f"study name: the Tune experiment and results/<name>/ (default: {name})",
+    )
+    a("--dataset", choices=choices(RunConfig, "dataset"), help="override the preset's dataset")
     a(
         "--set",
         action="append",
@@ -177,56 +297,12 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
         metavar="FIELD=VALUE",
         help="override any RunConfig field of the preset, e.g. --set epochs=10 (repeatable)",
     )
-    a("--address", help="Ray to use: default a new local one in-process; 'auto' joins a cluster")
-    a("--storage", default="results/ray", help="Tune storage: a path, shared path or s3:// URI")
-    a("--results", default="results", help="the Parquet tables go to RESULTS/<name>/")
-    a("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
-    a("--cpus-per-trial", type=float, default=1.0, help="CPUs (and torch threads) per trial")
-    a(
-        "--gpus-per-trial",
-        type=float,
-        help="GPUs per trial, fractions share a GPU (default: 1 if the cluster has one, else 0)",
-    )
-    a(
-        "--max-concurrent",
-        type=int,
-        help="most trials running at once (default: as resources allow)",
-    )
-    a(
-        "--scheduler",
-        choices=("none", "asha"),
-        default="none",
-        help="asha: stop trials whose test accuracy lags early (their status is 'stopped')",
-    )
-    a("--max-failures", type=int, default=2, help="restarts of a crashed trial from its checkpoint")
-    a(
-        "--checkpoint-every",
-        type=int,
-        default=1,
-        help="checkpoint the training state every N epochs",
-    )
-    a("--fail-at-epoch", type=int, help="testing: each trial's first attempt crashes at this epoch")
-    a("--export-only", action="store_true", help="rebuild the Parquet from storage; train nothing")
-    a("--verbose", type=int, default=1, choices=(0, 1, 2), help="Tune's console output")
+    add_fields(parser, StudyOptions, skip=("seed",))
 
 
 def options_from_args(args: argparse.Namespace, *, seed: int = 0) -> StudyOptions:
-    return StudyOptions(
-        address=args.address,
-        storage=args.storage,
-        results=args.results,
-        num_cpus=args.num_cpus,
-        cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial,
-        max_concurrent=args.max_concurrent,
-        scheduler=args.scheduler,
-        max_failures=args.max_failures,
-        checkpoint_every=args.checkpoint_every,
-        fail_at_epoch=args.fail_at_epoch,
-        export_only=args.export_only,
-        seed=seed,
-        verbose=args.verbose,
-    )
+    """The StudyOptions of parsed arguments (`seed`: the search's sampler seed)."""
+    return StudyOptions(**given(args, StudyOptions, skip=("seed",)), seed=seed)
 
 
 def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields) -> RunConfig:
@@ -247,17 +323,7 @@ def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields) -
 
 def _parse_field(key: str, text: str):
     """`text` as the type of RunConfig.<key> ("none" gives None where the field allows it)."""
-    kind = str(CONFIG_FIELDS[key].type)
-    if text.lower() == "none" and "None" in kind:
-        return None
-    if kind.startswith("bool"):
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(f"--set {key}={text!r}: expected true or false")
-        return text.lower() in ("true", "1")
-    for name, cast in (("int", int), ("float", float)):
-        if kind.startswith(name):
-            try:
-                return cast(text)
-            except ValueError:
-                raise ValueError(f"--set {key}={text!r}: expected {name}") from None
-    return text
+    try:
+        return parse_value(RunConfig, key, text)
+    except ValueError as err:
+        raise ValueError(f"--set {err}") from None

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -30,15 +31,24 @@ from ray.tune.search.optuna import OptunaSearch
 
 from nc_core.config import RunConfig
 from nc_core.data import LOCAL_DIR
-from nc_core.records import EpochRecord, to_frames, write_parquet_atomic
+from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS, EpochRecord, to_frames
 from nc_core.state import load_state, save_state
-from nc_core.study import CONFIG_FIELDS, SCALARS, StudyOptions, StudySpec
+from nc_core.study import (
+    CONFIG_FIELDS,
+    SCALARS,
+    StudyOptions,
+    StudySpec,
+    check_study,
+    storage_uri,
+    study_marker,
+)
+from nc_core.tables import write_pair
 from nc_core.train import train
 
 TRIAL_KEY = "trial"  # grid studies: param_space[TRIAL_KEY] = tune.grid_search([overrides, ...])
 EVERY_KEY = "_checkpoint_every"  # param keys outside RunConfig start with "_"
 FAIL_KEY = "_fail_at_epoch"  # testing: the first attempt raises InjectedFailure at this epoch
-STATE_FILE, META_FILE, SPEC_FILE = "state.pt", "meta.json", "nc_study.json"
+STATE_FILE, META_FILE = "state.pt", "meta.json"
 SAMPLERS = {"uniform": tune.uniform, "loguniform": tune.loguniform, "choice": tune.choice}
 
 
@@ -98,13 +108,35 @@ def run_config_of(config: dict) -> RunConfig:
 # ---------------------------------------------------------------------------- a whole study
 
 
+@dataclass(frozen=True)
+class StudyResult:
+    """The exported tables of a study, each trial's status, why failed trials failed, and
+    whether this run was interrupted (Ctrl-C): what the study script's exit status says."""
+
+    epochs: pd.DataFrame
+    layers: pd.DataFrame
+    statuses: dict[str, str] = field(default_factory=dict)  # trial id -> status
+    failures: dict[str, str] = field(default_factory=dict)  # trial id -> last error line
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """130 when interrupted (as for SIGINT), 1 when a trial ended in error, else 0."""
+        return 130 if self.interrupted else 1 if self.failures else 0
+
+
 def experiment_path(spec: StudySpec, opts: StudyOptions) -> str:
     """Tune's experiment directory (or URI): <storage>/<study name>."""
-    return f"{_storage(opts).rstrip('/')}/{spec.name}"
+    return f"{storage_uri(opts).rstrip('/')}/{spec.name}"
 
 
-def run_study(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run (or resume) the study, then export and return its (epochs, layers) tables."""
+def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
+    """Run (or resume) the study, then export its (epochs, layers) tables.
+
+    Every check of `check_study` runs first. Ctrl-C (SIGINT) stops the trials (Tune saves its
+    state); the tables are still written, the unfinished trials as "incomplete", and the result
+    says `interrupted`."""
+    check_study(spec, opts)
     if opts.export_only:
         return export(spec, opts)
     path = experiment_path(spec, opts)
@@ -112,8 +144,10 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.Dat
     # With num_to_keep, Tune snapshots the experiment whenever checkpoints are deleted (so a
     # resume never points at a deleted one); with short epochs it warns about that, needlessly.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    started = _init_ray(opts)
+    interrupted = False
+    started = False
     try:
+        started = _init_ray(opts)
         gpus = opts.gpus_per_trial
         if gpus is None:
             gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
@@ -129,17 +163,29 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.Dat
                 tune_config=_tune_config(spec, opts),
                 run_config=tune.RunConfig(
                     name=spec.name,
-                    storage_path=_storage(opts),
+                    storage_path=storage_uri(opts),
                     failure_config=tune.FailureConfig(max_failures=opts.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
                     verbose=opts.verbose,
                 ),
             )
-        tuner.fit()
+        tuner.fit()  # the first Ctrl-C makes Tune stop the trials and return
+    except KeyboardInterrupt:  # a Ctrl-C outside Tune's handler, or a second one
+        interrupted = True
     finally:
         if started:
             ray.shutdown()
-    return export(spec, opts)
+    if not tune.Tuner.can_restore(path):  # interrupted before Tune saved anything
+        empty = pd.DataFrame(columns=EPOCH_COLUMNS + CONFIG_COLUMNS)
+        return StudyResult(
+            empty, pd.DataFrame(columns=LAYER_COLUMNS + CONFIG_COLUMNS), {}, {}, True
+        )
+    result = export(spec, opts)
+    # After a completed fit every trial is finished or errored: "incomplete" means interrupted.
+    interrupted = interrupted or "incomplete" in result.statuses.values()
+    if interrupted:
+        print(f"study {spec.name}: interrupted; rerun the same command to resume it")
+    return StudyResult(result.epochs, result.layers, result.statuses, result.failures, interrupted)
 
 
 def _param_space(spec: StudySpec, opts: StudyOptions) -> dict:
@@ -180,26 +226,12 @@ def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _storage(opts: StudyOptions) -> str:
-    return opts.storage if "://" in opts.storage else str(Path(opts.storage).resolve())
-
-
 def _claim(spec: StudySpec, path: str) -> None:
-    """Record which study owns `path`; refuse to resume a different study there."""
-    fs, root = pyarrow.fs.FileSystem.from_uri(path)
-    marker = f"{root}/{SPEC_FILE}"
-    mine = json.dumps(spec.describe(), sort_keys=True, indent=1)
+    """Record which study owns `path` (check_study has refused a different one there)."""
+    fs, marker, mine = study_marker(spec, path)
     if fs.get_file_info(marker).type == pyarrow.fs.FileType.File:
-        with fs.open_input_stream(marker) as f:
-            theirs = f.read().decode()
-        if json.loads(theirs) != json.loads(mine):
-            raise ValueError(
-                f"{path} holds a different study (other trials, grid or base "
-                f"config; see {marker}). Rerun with the original arguments to "
-                "resume it, or pass another --storage or --name."
-            )
         return
-    fs.create_dir(root, recursive=True)
+    fs.create_dir(marker.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(marker) as f:
         f.write(mine.encode())
 
@@ -214,7 +246,8 @@ def _init_ray(opts: StudyOptions) -> bool:
     elif (Path.cwd() / LOCAL_DIR).is_dir():
         env["NC_DATA_DIR"] = str((Path.cwd() / LOCAL_DIR).resolve())
     runtime_env = {"env_vars": env} if env else None
-    if opts.address in (None, "", "local"):
+    if opts.local:
+        _loopback_only()
         ray.init(
             address="local",
             num_cpus=opts.num_cpus,
@@ -226,11 +259,27 @@ def _init_ray(opts: StudyOptions) -> bool:
     return True
 
 
+def _loopback_only() -> None:
+    """Make a local Ray listen on 127.0.0.1 only, not on every interface.
+
+    Ray 2.60 ignores `ray.init(_node_ip_address="127.0.0.1")` (it maps loopback to the node's
+    address) and then binds its servers to 0.0.0.0. With its Windows/macOS switch off
+    (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0) the node address is 127.0.0.1 and the GCS, raylet,
+    object manager and every worker bind loopback alone (checked with `ss -ltnp`, and by
+    tests/test_studies.py). The constant is read when Ray is imported, so this process's copy is
+    set too; the processes Ray starts inherit the environment variable."""
+    from ray._private import ray_constants
+
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 # ---------------------------------------------------------------------------- export
 
 
-def export(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rebuild and atomically write <results>/<study>/{epochs,layers}.parquet from storage."""
+def export(spec: StudySpec, opts: StudyOptions) -> StudyResult:
+    """Rebuild <results>/<study>/{epochs,layers}.parquet from storage and replace both together
+    (`nc_core.tables.write_pair`); print the trials that failed and why."""
     path = experiment_path(spec, opts)
     if not tune.Tuner.can_restore(path):
         raise FileNotFoundError(
@@ -239,7 +288,7 @@ def export(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.DataFr
         )
     analysis = tune.ExperimentAnalysis(path)
     history = analysis.trial_dataframes
-    frames, statuses = [], []
+    frames, statuses, failures = [], {}, {}
     for trial in analysis.trials:
         records, status = _trial_records(trial, history.get(trial.trial_id))
         frames.append(
@@ -251,22 +300,35 @@ def export(spec: StudySpec, opts: StudyOptions) -> tuple[pd.DataFrame, pd.DataFr
                 status=status,
             )
         )
-        statuses.append(status)
+        statuses[trial.trial_id] = status
+        if status == "error":
+            failures[trial.trial_id] = _error_line(trial)
     epochs = pd.concat([e for e, _ in frames], ignore_index=True)
     layers = pd.concat([lay for _, lay in frames], ignore_index=True)
     epochs = epochs.drop_duplicates(["trial_id", "epoch"], keep="last", ignore_index=True)
     layers = layers.drop_duplicates(["trial_id", "epoch", "layer"], keep="last", ignore_index=True)
     out = Path(opts.results) / spec.name
-    write_parquet_atomic(epochs, out / "epochs.parquet")
-    write_parquet_atomic(layers, out / "layers.parquet")
-    counts = pd.Series(statuses, dtype=str).value_counts().to_dict()
+    write_pair(epochs, layers, out / "epochs.parquet", out / "layers.parquet")
+    counts = pd.Series(list(statuses.values()), dtype=str).value_counts().to_dict()
     print(
         f"study {spec.name}: trials {counts}; {len(epochs)} epoch rows, {len(layers)} layer "
         f"rows -> {out}"
     )
     if counts.get("incomplete") or counts.get("error"):
         print(f"study {spec.name}: rerun the same command to resume the unfinished trials")
-    return epochs, layers
+    for trial_id, why in failures.items():
+        print(f"study {spec.name}: trial {trial_id} failed: {why}")
+    return StudyResult(epochs, layers, statuses, failures)
+
+
+def _error_line(trial) -> str:
+    """The last line of a failed trial's error (Tune's error.txt): the exception and message."""
+    path = Path(trial.path) / "error.txt" if trial.path else None
+    try:
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()] if path else []
+    except OSError:
+        lines = []
+    return lines[-1].strip() if lines else f"see {trial.path}"
 
 
 def _trial_records(trial, history: pd.DataFrame | None) -> tuple[list[EpochRecord], str]:

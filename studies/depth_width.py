@@ -2,8 +2,8 @@
 2412.00884, Figure 1).
 
 For every (width, depth) the baseline shows where neural collapse sets in: its effective depth
-at eps (`nc_core.depth`) is the first layer from which on every layer has train NCC error <= eps. StaticETF then fixes every layer from
-`fix_from` on to a simplex ETF before training, for each fix_from in 1..depth-1 (fc1, fed by the
+at eps (`nc_core.depth`) is the first layer from which on every layer has train NCC error <= eps.
+StaticETF then fixes every layer from `fix_from` on to a simplex ETF before training, for each fix_from in 1..depth-1 (fc1, fed by the
 raw input, is always trained). The paper's claim: fixing from at or after the effective depth
 costs little test accuracy; fixing earlier costs more.
 
@@ -14,17 +14,20 @@ costs little test accuracy; fixing earlier costs more.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
+from nc_core.config import KINDS
 from nc_core.depth import effective_depths, format_depth
-from nc_core.etf import FIXED_KINDS
 from nc_core.study import (
     StudySpec,
     add_study_args,
     base_config,
+    check_study,
     final_epochs,
     options_from_args,
+    study_parser,
     summarize_final,
 )
 from nc_core.tune_adapter import run_study
@@ -73,17 +76,15 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     return StudySpec(name=args.name, base=base_config(args), trials=tuple(trials))
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def main(argv=None) -> int:
+    parser = study_parser(__doc__)
     add_study_args(parser, name="depth_width")
     parser.add_argument("--widths", type=int, nargs="+", help="MLP widths (default: per preset)")
     parser.add_argument("--depths", type=int, nargs="+", help="MLP depths (default: per preset)")
     parser.add_argument(
         "--kind",
         default="canonical",
-        choices=FIXED_KINDS,
+        choices=KINDS,
         help="what the fixed layers become",
     )
     parser.add_argument(
@@ -95,14 +96,19 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     try:  # bad input fails here, before any work
         spec, opts = build_spec(args), options_from_args(args)
+        check_study(spec, opts)
     except ValueError as err:
         parser.error(str(err))
-    epochs, layers = run_study(spec, opts)
+    result = run_study(spec, opts)
+    epochs, layers = result.epochs, result.layers
+    if epochs.empty:
+        return result.exit_code
     with pd.option_context("display.width", 120, "display.max_rows", 200):
         print(f"effective depth at eps={args.eps} (baseline, last epoch):")
         print(baseline_depths(layers, args.eps).to_string(index=False))
         print(summarize(epochs).to_string(index=False))
+    return result.exit_code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

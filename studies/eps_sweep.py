@@ -15,17 +15,20 @@ parameters (min), and prints the Pareto front (also saved as results/<name>/pare
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
-from nc_core.etf import FIXED_KINDS
+from nc_core.config import KINDS
 from nc_core.study import (
     StudySpec,
     add_study_args,
     base_config,
+    check_study,
     final_epochs,
     options_from_args,
     pareto_front,
+    study_parser,
     summarize_final,
     write_csv_atomic,
 )
@@ -81,7 +84,7 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
             name=args.name if args.name != "eps_sweep" else "eps_sweep_optuna",
             base=base_config(args, policy="adaptive", kind=args.kinds[0], seed=seeds[0]),
             space=search_space(args.search_lr),
-            num_samples=args.num_samples or SAMPLES[args.preset],
+            num_samples=SAMPLES[args.preset] if args.num_samples is None else args.num_samples,
             objectives=OBJECTIVES,
         )
     eps = args.eps or (SMOKE_EPS if args.preset == "smoke" else EPS_GRID)
@@ -89,17 +92,15 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     return StudySpec(name=args.name, base=base_config(args), trials=tuple(trials))
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def main(argv=None) -> int:
+    parser = study_parser(__doc__)
     add_study_args(parser, name="eps_sweep")
     parser.add_argument("--eps", type=float, nargs="+", help=f"eps grid (default {EPS_GRID})")
     parser.add_argument(
         "--kinds",
         nargs="+",
         default=["canonical"],
-        choices=FIXED_KINDS,
+        choices=KINDS,
         help="what a fixed layer becomes",
     )
     parser.add_argument("--search", choices=("grid", "optuna"), default="grid")
@@ -108,9 +109,13 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     try:  # bad input fails here, before any work
         spec, opts = build_spec(args), options_from_args(args, seed=seed_list(args)[0])
+        check_study(spec, opts)
     except ValueError as err:
         parser.error(str(err))
-    epochs, _ = run_study(spec, opts)
+    result = run_study(spec, opts)
+    epochs = result.epochs
+    if epochs.empty:
+        return result.exit_code
     with pd.option_context("display.width", 120, "display.max_rows", 200):
         if args.search == "optuna":
             ok = final_epochs(epochs).query("status == 'ok'")
@@ -122,7 +127,8 @@ def main(argv=None) -> None:
             print(front.to_string(index=False))
         else:
             print(summarize(epochs).to_string(index=False))
+    return result.exit_code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

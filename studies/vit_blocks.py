@@ -13,16 +13,20 @@ final test accuracy against trainable parameters.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
-from nc_core.etf import FIXED_KINDS
+from nc_core.cmdline import choices
+from nc_core.config import KINDS, RunConfig
 from nc_core.study import (
     StudySpec,
     add_study_args,
     base_config,
+    check_study,
     final_epochs,
     options_from_args,
+    study_parser,
     summarize_final,
 )
 from nc_core.tune_adapter import run_study
@@ -34,11 +38,12 @@ BLOCKS = {
     "paper": ("last:1", "last:3", "all"),
 }
 LINEARS = {"smoke": ("both",), "quick": ("fc1", "fc2", "both"), "paper": ("fc1", "fc2", "both")}
-KINDS = {
+KIND_GRID = {
     "smoke": ("canonical",),
     "quick": ("canonical", "rotated", "orthogonal"),
-    "paper": FIXED_KINDS,
+    "paper": KINDS,
 }
+LINEAR_CHOICES = choices(RunConfig, "etf_linears")
 SEEDS = {"smoke": (0,), "quick": (0,), "paper": (0, 1, 2)}
 
 
@@ -72,7 +77,7 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     trials = trial_list(
         args.blocks or BLOCKS[p],
         args.linears or LINEARS[p],
-        args.kinds or KINDS[p],
+        args.kinds or KIND_GRID[p],
         args.seeds or SEEDS[p],
     )
     base = base_config(args, prefix="vit-")
@@ -81,25 +86,30 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     return StudySpec(name=args.name, base=base, trials=tuple(trials))
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def main(argv=None) -> int:
+    parser = study_parser(__doc__)
     add_study_args(parser, name="vit_blocks")
     parser.add_argument(
         "--blocks", nargs="+", help="etf_blocks choices besides none: all, last:N, first:N, 0,2 ..."
     )
-    parser.add_argument("--linears", nargs="+", choices=("fc1", "fc2", "both"))
-    parser.add_argument("--kinds", nargs="+", choices=FIXED_KINDS)
+    parser.add_argument(
+        "--linears", nargs="+", choices=LINEAR_CHOICES, help="which feedforward linears"
+    )
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, help="what the fixed linears become")
     args = parser.parse_args(argv)
     try:  # bad input fails here, before any work
         spec, opts = build_spec(args), options_from_args(args)
+        check_study(spec, opts)
     except ValueError as err:
         parser.error(str(err))
-    epochs, _ = run_study(spec, opts)
+    result = run_study(spec, opts)
+    epochs = result.epochs
+    if epochs.empty:
+        return result.exit_code
     with pd.option_context("display.width", 120, "display.max_rows", 200):
         print(summarize(epochs).to_string(index=False))
+    return result.exit_code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -66,6 +66,17 @@ def _covers(rule: dict, port: int) -> bool:
     return lo == -1 or lo <= port <= hi
 
 
+def test_every_node_uses_a_security_group_made_beforehand(cluster):
+    """Ray's AWS provider opens 22 to 0.0.0.0/0 in any group it creates; it creates none when
+    every node type names its groups (SecurityGroupIds), so the file must name them all."""
+    assert "security_group" not in cluster["provider"]
+    for name, node_type in cluster["available_node_types"].items():
+        groups = node_type["node_config"].get("SecurityGroupIds")
+        assert groups and all(g.startswith("sg-") for g in groups), name
+    text = CLUSTER_YAML.read_text()
+    assert "0.0.0.0/0" in text and "authorize-security-group-ingress" in text  # the how-to
+
+
 def test_dashboard_and_client_ports_not_open_to_world(cluster):
     rules = cluster["provider"].get("security_group", {}).get("IpPermissions", [])
     for rule in rules:

@@ -191,7 +191,7 @@ def test_diverged_trial_is_recorded_and_study_goes_on(tmp_path):
         trials=({"lr": 1e12}, {}),
     )
     opts = StudyOptions(storage=str(tmp_path / "ray"), results=str(tmp_path / "results"), verbose=0)
-    epochs, _ = run_study(spec, opts)
+    epochs = run_study(spec, opts).epochs
     status = epochs.groupby("lr").status.agg(set)
     assert status[1e12] == {"diverged"} and status[0.01] == {"ok"}
     assert len(epochs[epochs.lr == 0.01]) == 3 and len(epochs[epochs.lr == 1e12]) < 3
@@ -302,3 +302,47 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
     for trial_id, kept in saved.items():  # epochs up to each checkpoint were not retrained
         rows = epochs[(epochs.trial_id == trial_id) & epochs.epoch.isin(kept)]
         assert dict(zip(rows.epoch, rows.epoch_seconds, strict=True)) == kept
+
+
+def test_study_with_an_errored_trial_writes_tables_and_exits_nonzero(tmp_path, capsys):
+    crash = "--dataset synthetic --eps 0.1 --set epochs=3 --fail-at-epoch 2 --max-failures 0"
+    code = eps_sweep.main(common(tmp_path, crash))
+    out = capsys.readouterr().out
+    assert code == 1
+    epochs, _ = read_tables(tmp_path, "eps_sweep")
+    assert set(epochs.status) == {"error"} and set(epochs.epoch) == {1}  # up to the checkpoint
+    assert out.count("failed:") == 2 and "injected failure at epoch 2" in out
+
+
+def test_ctrl_c_writes_the_tables_as_incomplete_and_exits_130(tmp_path):
+    args = common(
+        tmp_path, "--dataset synthetic --eps 0.1 --max-concurrent 1 --set epochs=40 --num-cpus 1"
+    )
+    ray_tmp = tempfile.mkdtemp(prefix="ncray", dir="/tmp")
+    driver = subprocess.Popen(
+        [sys.executable, str(REPO / "studies" / "eps_sweep.py"), *args],
+        cwd=tmp_path,
+        env={**os.environ, "RAY_TMPDIR": ray_tmp, "PYTHONPATH": str(REPO)},
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 150
+        path = tmp_path / "ray" / "eps_sweep"
+        while time.monotonic() < deadline and driver.poll() is None:
+            if any(path.glob("trial_*/checkpoint_*/meta.json")):
+                break
+            time.sleep(0.1)
+        assert driver.poll() is None, "the study ended before it could be interrupted"
+        driver.send_signal(signal.SIGINT)  # Ctrl-C: to the driver, as a terminal would
+        output, _ = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert driver.returncode == 130, output[-2000:]
+    epochs, layers = read_tables(tmp_path, "eps_sweep")
+    assert "incomplete" in set(epochs.status) and len(layers)
