@@ -141,8 +141,9 @@ def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 def summarize_final(last: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Final-epoch rows (`final_epochs`) averaged over seeds per `keys`: test accuracy, trainable
-    parameters, layers fixed, the number of seeds and of trials that did not end "ok"."""
-    return (
+    parameters (rounded to an integer), layers fixed, the number of seeds and of trials that did
+    not end "ok"; one row per configuration, sorted by `keys` (a missing value first)."""
+    table = (
         last.groupby(keys, sort=False, dropna=False)
         .agg(
             test_acc=("test_acc", "mean"),
@@ -153,6 +154,8 @@ def summarize_final(last: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         )
         .reset_index()
     )
+    table["trainable_params"] = table.trainable_params.round().astype("int64")
+    return table.sort_values(keys, na_position="first", kind="stable", ignore_index=True)
 
 
 # ---------------------------------------------------------------------------- command line
@@ -168,7 +171,10 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
         help="smoke: < 2 min on 2 CPUs (CI); quick: about an hour on a CPU; paper: GPUs",
     )
     a("--seeds", type=int, nargs="+", help="seeds to run (default: per preset)")
-    a("--name", default=name, help="study name: the Tune experiment and results/<name>/")
+    a(
+        "--name",
+        help=f"study name: the Tune experiment and results/<name>/ (default: {name}-PRESET)",
+    )
     a("--dataset", choices=("fashion_mnist", "synthetic"), help="override the preset's dataset")
     a(
         "--set",
@@ -208,6 +214,12 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
     a("--fail-at-epoch", type=int, help="testing: each trial's first attempt crashes at this epoch")
     a("--export-only", action="store_true", help="rebuild the Parquet from storage; train nothing")
     a("--verbose", type=int, default=1, choices=(0, 1, 2), help="Tune's console output")
+
+
+def study_name(args: argparse.Namespace, stem: str) -> str:
+    """`--name`, else `stem-PRESET` (`eps_sweep-smoke`): each preset is its own study, so
+    running one size never collides with a study of another."""
+    return args.name or f"{stem}-{args.preset}"
 
 
 def options_from_args(args: argparse.Namespace, *, seed: int = 0) -> StudyOptions:

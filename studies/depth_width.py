@@ -25,6 +25,7 @@ from nc_core.study import (
     base_config,
     final_epochs,
     options_from_args,
+    study_name,
     summarize_final,
 )
 from nc_core.tune_adapter import run_study
@@ -81,7 +82,9 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     trials = trial_list(
         args.widths or WIDTHS[p], args.depths or DEPTHS[p], args.seeds or SEEDS[p], args.kind
     )
-    return StudySpec(name=args.name, base=base_config(args), trials=tuple(trials))
+    return StudySpec(
+        name=study_name(args, "depth_width"), base=base_config(args), trials=tuple(trials)
+    )
 
 
 def main(argv=None) -> None:

@@ -23,6 +23,7 @@ from nc_core.study import (
     base_config,
     final_epochs,
     options_from_args,
+    study_name,
     summarize_final,
 )
 from nc_core.tune_adapter import run_study
@@ -78,7 +79,7 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     base = base_config(args, prefix="vit-")
     for t in trials:  # a bad block spec fails here, not inside a trial
         parse_blocks(t["etf_blocks"], base.vit_depth)
-    return StudySpec(name=args.name, base=base, trials=tuple(trials))
+    return StudySpec(name=study_name(args, "vit_blocks"), base=base, trials=tuple(trials))
 
 
 def main(argv=None) -> None:
