@@ -16,16 +16,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import style
-from analysis.atomic import save_figure_atomic, write_text_atomic
-from analysis.fig_layers import ncc_heatmap, ncc_per_layer
-from analysis.fig_tradeoffs import etf_vs_freeze, freeze_gap_sentence, pareto
-from analysis.fig_training import training_curves
-from analysis.load import STUDIES, ResultsSchemaError, load_all
-from analysis.report import Drawn, best_sentence, build_report
-from analysis.tables import TABLE1_KEYS, TABLE2_KEYS, table1_mlp, table2_vit, write_table
-from analysis.tables import etf_vs_freeze as table3
-from analysis.trials import final_rows, with_arm
+if not __package__:  # run as a file, `python analysis/make_figures.py`: import this folder as the
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # package `analysis`
+    __package__ = "analysis"  # (installed, it is `nc_core.analysis`: nc_core/commands.py)
+
+from . import style
+from .atomic import save_figure_atomic, write_text_atomic
+from .fig_layers import ncc_heatmap, ncc_per_layer
+from .fig_tradeoffs import etf_vs_freeze, freeze_gap_sentence, pareto
+from .fig_training import training_curves
+from .load import STUDIES, ResultsSchemaError, load_all
+from .report import Drawn, best_sentence, build_report
+from .tables import TABLE1_KEYS, TABLE2_KEYS, table1_mlp, table2_vit, write_table
+from .tables import etf_vs_freeze as table3
+from .trials import final_rows, with_arm
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
