@@ -273,3 +273,37 @@ def _parse_field(key: str, text: str):
             except ValueError:
                 raise ValueError(f"--set {key}={text!r}: expected {name}") from None
     return text
+
+
+# ---------------------------------------------------------------------------- trial names
+
+
+def trial_label(overrides: dict) -> str:
+    """A trial's readable name from the fields it sets: `eps0.1-rotated-s0`, `baseline-s0`,
+    `w32-d3-from1-canonical-s0` (depth_width), `last1-both-canonical-s0` (vit_blocks)."""
+    rest = dict(overrides)
+    parts = [f"{key[0]}{rest.pop(key)}" for key in ("width", "depth") if key in rest]
+    seed, policy, blocks = (
+        rest.pop("seed", None),
+        rest.pop("policy", None),
+        rest.pop("etf_blocks", None),
+    )
+    if policy == "none" or blocks == "none":
+        parts.append("baseline")
+    elif policy not in (None, "adaptive", "static"):  # adaptive: eps says it; static: fix_from
+        parts.append(str(policy))
+    if "eps" in rest:
+        parts.append(f"eps{_short(rest.pop('eps'))}")
+    if "fix_from" in rest:
+        parts.append(f"from{rest.pop('fix_from')}")
+    if blocks not in (None, "none"):
+        parts.append(str(blocks).replace(":", ""))
+    parts += [str(rest.pop(key)) for key in ("etf_linears", "kind") if key in rest]
+    parts += [f"{key}{_short(value)}" for key, value in sorted(rest.items())]
+    if seed is not None:
+        parts.append(f"s{seed}")
+    return "-".join(parts) or "base"
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -28,7 +28,14 @@ from nc_core.config import RunConfig, preset
 from nc_core.data import DataError, load_fashion_mnist
 from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state
-from nc_core.study import StudyOptions, StudySpec, base_config, pareto_front, study_name
+from nc_core.study import (
+    StudyOptions,
+    StudySpec,
+    base_config,
+    pareto_front,
+    study_name,
+    trial_label,
+)
 from nc_core.tune_adapter import run_study
 from studies import depth_width, eps_sweep, vit_blocks
 
@@ -313,3 +320,36 @@ def test_study_names_default_to_script_and_preset_so_sizes_never_collide():
     names = [study_name(parser.parse_args(["--preset", p]), "eps_sweep") for p in presets]
     assert names == ["eps_sweep-smoke", "eps_sweep-quick", "eps_sweep-paper"]
     assert study_name(parser.parse_args(["--name", "mine"]), "eps_sweep") == "mine"
+
+
+def test_trial_labels_name_what_each_trial_varies():
+    eps_trials = eps_sweep.trial_list((0.1,), ("rotated",), (0,))
+    assert [trial_label(t) for t in eps_trials] == ["baseline-s0", "eps0.1-rotated-s0"]
+    shapes = depth_width.trial_list((32,), (3,), (0,))
+    assert [trial_label(t) for t in shapes] == [
+        "w32-d3-baseline-s0",
+        "w32-d3-from1-canonical-s0",
+        "w32-d3-from2-canonical-s0",
+    ]
+    vit = vit_blocks.trial_list(("last:1",), ("both",), ("canonical",), (0,))
+    assert [trial_label(t) for t in vit] == ["baseline-s0", "last1-both-canonical-s0"]
+    assert trial_label({"eps": 0.012345, "lr": 0.0456}) == "eps0.0123-lr0.0456"
+
+
+def test_verbose_0_prints_one_line_per_trial_and_tune_config_holds_only_overrides(tmp_path, capsys):
+    spec = StudySpec(
+        name="lines",
+        base=preset("smoke", dataset="synthetic", epochs=1),
+        trials=(
+            {"policy": "none", "seed": 0},
+            {"policy": "adaptive", "kind": "rotated", "eps": 0.3, "seed": 0},
+        ),
+    )
+    opts = StudyOptions(storage=str(tmp_path / "ray"), results=str(tmp_path / "results"), verbose=0)
+    epochs, _ = run_study(spec, opts)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "after epoch" in ln]
+    assert sorted(ln.split(":")[0] for ln in lines) == ["baseline-s0", "eps0.3-rotated-s0"]
+    trials = tune.ExperimentAnalysis(str(tmp_path / "ray" / "lines")).trials
+    assert sorted(str(t) for t in trials) == ["baseline-s0", "eps0.3-rotated-s0"]
+    assert all(set(t.config) == {"trial"} for t in trials)  # no base field beside an override
+    assert set(epochs.width) == {spec.base.width} and set(epochs.status) == {"ok"}
