@@ -6,22 +6,35 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
-# `make study` options (README "Quick start"): PRESET (smoke, quick, paper), SEEDS, KINDS, NAME
-# (default eps_sweep-PRESET), and STUDY_ARGS for any further study option, e.g.
-# STUDY_ARGS="--set epochs=1 --eps 0.3" for a tiny run. RESULTS and FIGURES say where outputs go.
+# `make study` options (README "Quick start"): PRESET (smoke, quick, paper), SEEDS, KINDS, NAME,
+# and STUDY_ARGS for any further study option, e.g. STUDY_ARGS="--set epochs=1 --eps 0.3" for a
+# tiny run. The study is named eps_sweep-PRESET; other SEEDS or KINDS than the defaults are
+# another study, named after them (eps_sweep-quick-seeds0_1_2), unless NAME is given.
+# RESULTS and FIGURES say where outputs go.
 PRESET ?= quick
 # the main job's sweep: every kind (canonical, rotated, orthogonal, freeze) so Figure 5 has its controls; one
 # seed keeps the quick size near an hour on 2 cores (add seeds with SEEDS="0 1 2").
-SEEDS ?= 0
-KINDS ?= canonical rotated orthogonal freeze
+SEEDS_DEFAULT := 0
+KINDS_DEFAULT := canonical rotated orthogonal freeze
+SEEDS ?= $(SEEDS_DEFAULT)
+KINDS ?= $(KINDS_DEFAULT)
 NAME ?=
 STUDY_ARGS ?=
 RESULTS ?= results
 FIGURES ?= figures
-STUDY_FLAGS = --preset $(PRESET) --seeds $(SEEDS) --kinds $(KINDS) $(if $(NAME),--name $(NAME)) \
-	--storage $(RESULTS)/ray --results $(RESULTS) $(STUDY_ARGS)
+space := $(subst ,, )
+VARIANT :=
+ifneq ($(strip $(SEEDS)),$(SEEDS_DEFAULT))
+VARIANT := $(VARIANT)-seeds$(subst $(space),_,$(strip $(SEEDS)))
+endif
+ifneq ($(strip $(KINDS)),$(KINDS_DEFAULT))
+VARIANT := $(VARIANT)-$(subst $(space),_,$(strip $(KINDS)))
+endif
+STUDY_NAME = $(or $(NAME),$(if $(VARIANT),eps_sweep-$(PRESET)$(VARIANT)))
+STUDY_FLAGS = --preset $(PRESET) --seeds $(SEEDS) --kinds $(KINDS) \
+	$(if $(STUDY_NAME),--name $(STUDY_NAME)) --storage $(RESULTS)/ray --results $(RESULTS) $(STUDY_ARGS)
 FIGURE_FLAGS = --results $(RESULTS) --out $(FIGURES) \
-	$(if $(NAME),--study eps_sweep=$(NAME),--preset $(PRESET))
+	$(if $(STUDY_NAME),--study eps_sweep=$(STUDY_NAME),--preset $(PRESET))
 
 .PHONY: test study figures data venv lint bench clean distclean
 
