@@ -6,12 +6,37 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
+# `make study` options (README "Quick start"): PRESET (smoke, quick, paper), SEEDS, KINDS, NAME,
+# and STUDY_ARGS for any further study option, e.g. STUDY_ARGS="--set epochs=1 --eps 0.3" for a
+# tiny run. The study is named eps_sweep-PRESET; other SEEDS or KINDS than the defaults are
+# another study, named after them (eps_sweep-quick-seeds0_1_2), unless NAME is given.
+# RESULTS and FIGURES say where outputs go.
 PRESET ?= quick
 # the main job's sweep: every kind (canonical, rotated, orthogonal, freeze) so Figure 5 has its controls; one
 # seed keeps the quick size near an hour on 2 cores (add seeds with SEEDS="0 1 2").
-SEEDS ?= 0
+SEEDS_DEFAULT := 0
+KINDS_DEFAULT := canonical rotated orthogonal freeze
+SEEDS ?= $(SEEDS_DEFAULT)
+KINDS ?= $(KINDS_DEFAULT)
+NAME ?=
+STUDY_ARGS ?=
+RESULTS ?= results
+FIGURES ?= figures
+space := $(subst ,, )
+VARIANT :=
+ifneq ($(strip $(SEEDS)),$(SEEDS_DEFAULT))
+VARIANT := $(VARIANT)-seeds$(subst $(space),_,$(strip $(SEEDS)))
+endif
+ifneq ($(strip $(KINDS)),$(KINDS_DEFAULT))
+VARIANT := $(VARIANT)-$(subst $(space),_,$(strip $(KINDS)))
+endif
+STUDY_NAME = $(or $(NAME),$(if $(VARIANT),eps_sweep-$(PRESET)$(VARIANT)))
+STUDY_FLAGS = --preset $(PRESET) --seeds $(SEEDS) --kinds $(KINDS) \
+	$(if $(STUDY_NAME),--name $(STUDY_NAME)) --storage $(RESULTS)/ray --results $(RESULTS) $(STUDY_ARGS)
+FIGURE_FLAGS = --results $(RESULTS) --out $(FIGURES) \
+	$(if $(STUDY_NAME),--study eps_sweep=$(STUDY_NAME),--preset $(PRESET))
 
-.PHONY: test study figures data venv lint bench clean
+.PHONY: test study figures data venv lint bench clean distclean
 
 venv: $(STAMP)
 
@@ -38,11 +63,11 @@ test: venv data
 	$(BIN)/python -m pytest -q
 
 study: venv data
-	$(BIN)/python studies/eps_sweep.py --preset $(PRESET) --seeds $(SEEDS) --kinds canonical rotated orthogonal freeze
-	$(BIN)/python analysis/make_figures.py --results results --out figures
+	$(BIN)/python studies/eps_sweep.py $(STUDY_FLAGS)
+	$(BIN)/python analysis/make_figures.py $(FIGURE_FLAGS)
 
 figures: venv
-	$(BIN)/python analysis/make_figures.py --results results --out figures
+	$(BIN)/python analysis/make_figures.py $(FIGURE_FLAGS)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -53,5 +78,11 @@ bench: venv data
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_tune.py
 
+# clean: what the studies made (results, figures, runs); keeps .venv and the data.
 clean:
-	rm -rf $(VENV) results figures .pytest_cache
+	rm -rf $(RESULTS) $(FIGURES) runs .pytest_cache
+
+# distclean: everything that is not in git: also .venv, downloaded data and build files.
+distclean: clean
+	rm -rf $(VENV) data build dist *.egg-info .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

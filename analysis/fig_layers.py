@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from matplotlib import patheffects
 
-from analysis import style
-from analysis.load import Study
-from analysis.trials import (
+from . import style
+from .load import Study
+from .trials import (
     effective_depth,
     final_rows,
     is_baseline,

@@ -7,10 +7,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from analysis import style
-from analysis.load import Study
-from analysis.trials import final_rows, with_arm
 from nc_core.study import pareto_front
+
+from . import style
+from .load import Study
+from .trials import final_rows, with_arm
 
 ARM_ORDER = ["baseline", "canonical", "rotated", "freeze"]
 OFFSETS = {"canonical": -0.12, "freeze": 0.12}  # side by side at the same layers fixed

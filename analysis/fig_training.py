@@ -6,9 +6,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis import style
-from analysis.load import Study
-from analysis.trials import final_rows, fix_epochs, is_baseline, representative_arm
+from . import style
+from .load import Study
+from .trials import final_rows, fix_epochs, is_baseline, representative_arm
 
 
 def training_curves(study: Study):

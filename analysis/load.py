@@ -115,6 +115,12 @@ def load_study(results: Path, name: str) -> Study | None:
     return Study(name=name, epochs=epochs, layers=layers)
 
 
-def load_all(results: Path, names: tuple[str, ...] = STUDIES) -> dict[str, Study | None]:
-    """Every named study (None where missing); all files are checked before anything is drawn."""
-    return {name: load_study(results, name) for name in names}
+def load_all(
+    results: Path, names: tuple[str, ...] = STUDIES, folders: dict[str, str] | None = None
+) -> dict[str, Study | None]:
+    """Every named study (None where missing); all files are checked before anything is drawn.
+
+    `folders` maps a study to the folder its tables are in (default: its name; the studies name
+    theirs `<study>-<preset>`, e.g. `eps_sweep-quick`)."""
+    folders = folders or {}
+    return {name: load_study(results, folders.get(name, name)) for name in names}

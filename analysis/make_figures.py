@@ -1,12 +1,13 @@
 """Tables, figures and REPORT.md from the study results.
 
-    python analysis/make_figures.py [--results results] [--out figures] [--pdf]
+    python analysis/make_figures.py [--results results] [--out figures] [--preset quick] [--pdf]
 
 Reads `<results>/<study>/{epochs,layers}.parquet` for eps_sweep, depth_width and vit_blocks
-(a missing study is skipped, and the report says so), checks every table's columns before
-writing anything, and writes Tables 1-3 (Markdown + CSV), Figures 1-5 (PNG, PDF with --pdf)
-and REPORT.md into `<out>`, each file atomically. Exit code 2: an unreadable or wrong-schema
-results file (the message names it and the missing columns) or no results folder.
+(`<study>-<preset>` with --preset, the studies' default names; a missing study is skipped, and
+the report says so), checks every table's columns before writing anything, and writes Tables 1-3
+(Markdown + CSV), Figures 1-5 (PNG, PDF with --pdf) and REPORT.md into `<out>`, each file
+atomically. Exit code 2: an unreadable or wrong-schema results file (the message names it and
+the missing columns) or no results folder.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis import style
-from analysis.atomic import save_figure_atomic, write_text_atomic
-from analysis.fig_layers import ncc_heatmap, ncc_per_layer
-from analysis.fig_tradeoffs import etf_vs_freeze, freeze_gap_sentence, pareto
-from analysis.fig_training import training_curves
-from analysis.load import ResultsSchemaError, load_all
-from analysis.report import Drawn, best_sentence, build_report
-from analysis.tables import TABLE1_KEYS, TABLE2_KEYS, table1_mlp, table2_vit, write_table
-from analysis.tables import etf_vs_freeze as table3
-from analysis.trials import final_rows, with_arm
+if not __package__:  # run as a file, `python analysis/make_figures.py`: import this folder as the
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # package `analysis`
+    __package__ = "analysis"  # (installed, it is `nc_core.analysis`: nc_core/commands.py)
+
+from . import style
+from .atomic import save_figure_atomic, write_text_atomic
+from .fig_layers import ncc_heatmap, ncc_per_layer
+from .fig_tradeoffs import etf_vs_freeze, freeze_gap_sentence, pareto
+from .fig_training import training_curves
+from .load import STUDIES, ResultsSchemaError, load_all
+from .report import Drawn, best_sentence, build_report
+from .tables import TABLE1_KEYS, TABLE2_KEYS, table1_mlp, table2_vit, write_table
+from .tables import etf_vs_freeze as table3
+from .trials import final_rows, with_arm
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,7 +42,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--out", type=Path, default=Path("figures"), help="output folder")
     p.add_argument("--pdf", action="store_true", help="also write each figure as PDF")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--preset",
+        choices=("smoke", "quick", "paper"),
+        help="read the studies of this preset (<study>-PRESET, their default names); "
+        "without it, folders named <study>",
+    )
+    p.add_argument(
+        "--study",
+        action="append",
+        default=[],
+        metavar="STUDY=NAME",
+        help="read STUDY (eps_sweep, depth_width, vit_blocks) from RESULTS/NAME (repeatable)",
+    )
+    args = p.parse_args(argv)
+    args.folders = {s: f"{s}-{args.preset}" for s in STUDIES} if args.preset else {}
+    for item in args.study:
+        study, sep, name = item.partition("=")
+        if not sep or study not in STUDIES or not name:
+            p.error(f"--study {item!r}: expected STUDY=NAME with STUDY one of {STUDIES}")
+        args.folders[study] = name
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,13 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        studies = load_all(args.results)
+        studies = load_all(args.results, folders=args.folders)
     except ResultsSchemaError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for name, study in studies.items():
         if study is None:
-            print(f"skip {name}: no {args.results / name / 'epochs.parquet'}")
+            folder = args.folders.get(name, name)
+            print(f"skip {name}: no {args.results / folder / 'epochs.parquet'}")
     present = [s for s in studies.values() if s is not None]
     out = args.out
     written: list[Path] = []

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.load import Study
-from analysis.tables import TABLE2_KEYS, markdown
-from analysis.trials import SETUP_FIELDS, final_rows, with_arm
 from nc_core.config import PRESETS
+
+from .load import Study
+from .tables import TABLE2_KEYS, markdown
+from .trials import SETUP_FIELDS, final_rows, with_arm
 
 # Liu, arXiv 2412.00884, Fashion-MNIST (train %, test %); None: not reported.
 PAPER = {

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.atomic import write_text_atomic
-from analysis.load import Study
-from analysis.trials import (
+from .atomic import write_text_atomic
+from .load import Study
+from .trials import (
     POLICY_FIELDS,
     SETUP_FIELDS,
     final_rows,

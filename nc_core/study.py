@@ -248,8 +248,9 @@ def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 
 def summarize_final(last: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Final-epoch rows (`final_epochs`) averaged over seeds per `keys`: test accuracy, trainable
-    parameters, layers fixed, the number of seeds and of trials that did not end "ok"."""
-    return (
+    parameters (rounded to an integer), layers fixed, the number of seeds and of trials that did
+    not end "ok"; one row per configuration, sorted by `keys` (a missing value first)."""
+    table = (
         last.groupby(keys, sort=False, dropna=False)
         .agg(
             test_acc=("test_acc", "mean"),
@@ -260,6 +261,8 @@ def summarize_final(last: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         )
         .reset_index()
     )
+    table["trainable_params"] = table.trainable_params.round().astype("int64")
+    return table.sort_values(keys, na_position="first", kind="stable", ignore_index=True)
 
 
 # ---------------------------------------------------------------------------- command line
@@ -286,8 +289,7 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
     a("--seeds", type=int, nargs="+", help="seeds to run (default: per preset)")
     a(
         "--name",
-        default=name,
-        help=f"study name: the Tune experiment and results/<name>/ (default: {name})",
+        help=f"study name: the Tune experiment and results/<name>/ (default: {name}-PRESET)",
     )
     a("--dataset", choices=choices(RunConfig, "dataset"), help="override the preset's dataset")
     a(
@@ -298,6 +300,12 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
         help="override any RunConfig field of the preset, e.g. --set epochs=10 (repeatable)",
     )
     add_fields(parser, StudyOptions, skip=("seed",))
+
+
+def study_name(args: argparse.Namespace, stem: str) -> str:
+    """`--name`, else `stem-PRESET` (`eps_sweep-smoke`): each preset is its own study, so
+    running one size never collides with a study of another."""
+    return args.name or f"{stem}-{args.preset}"
 
 
 def options_from_args(args: argparse.Namespace, *, seed: int = 0) -> StudyOptions:
@@ -327,3 +335,37 @@ def _parse_field(key: str, text: str):
         return parse_value(RunConfig, key, text)
     except ValueError as err:
         raise ValueError(f"--set {err}") from None
+
+
+# ---------------------------------------------------------------------------- trial names
+
+
+def trial_label(overrides: dict) -> str:
+    """A trial's readable name from the fields it sets: `eps0.1-rotated-s0`, `baseline-s0`,
+    `w32-d3-from1-canonical-s0` (depth_width), `last1-both-canonical-s0` (vit_blocks)."""
+    rest = dict(overrides)
+    parts = [f"{key[0]}{rest.pop(key)}" for key in ("width", "depth") if key in rest]
+    seed, policy, blocks = (
+        rest.pop("seed", None),
+        rest.pop("policy", None),
+        rest.pop("etf_blocks", None),
+    )
+    if policy == "none" or blocks == "none":
+        parts.append("baseline")
+    elif policy not in (None, "adaptive", "static"):  # adaptive: eps says it; static: fix_from
+        parts.append(str(policy))
+    if "eps" in rest:
+        parts.append(f"eps{_short(rest.pop('eps'))}")
+    if "fix_from" in rest:
+        parts.append(f"from{rest.pop('fix_from')}")
+    if blocks not in (None, "none"):
+        parts.append(str(blocks).replace(":", ""))
+    parts += [str(rest.pop(key)) for key in ("etf_linears", "kind") if key in rest]
+    parts += [f"{key}{_short(value)}" for key, value in sorted(rest.items())]
+    if seed is not None:
+        parts.append(f"s{seed}")
+    return "-".join(parts) or "base"
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -8,6 +8,13 @@ savings are real. Runs without Ray; `python -m nc_core.train --help` is its comm
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # `python -m nc_core.train`: hand over to the command line before this
+    import sys  # file defines anything, so that it is loaded once, as nc_core.train, by the cli
+
+    from nc_core.cli import main
+
+    sys.exit(main())
+
 import contextlib
 import math
 import time
@@ -265,11 +272,3 @@ def train(
         if on_epoch is not None:
             on_epoch(record, run.state())
     return RunResult(cfg=cfg, records=run.records, status=run.status, state=run.state())
-
-
-if __name__ == "__main__":
-    import sys
-
-    from nc_core.cli import main
-
-    sys.exit(main())

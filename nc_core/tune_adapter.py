@@ -14,7 +14,9 @@ repeat epochs after a restore); only epochs reported after the last checkpoint c
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 import tempfile
@@ -41,13 +43,17 @@ from nc_core.study import (
     check_study,
     storage_uri,
     study_marker,
+    trial_label,
 )
 from nc_core.tables import write_pair
 from nc_core.train import train
 
-TRIAL_KEY = "trial"  # grid studies: param_space[TRIAL_KEY] = tune.grid_search([overrides, ...])
-EVERY_KEY = "_checkpoint_every"  # param keys outside RunConfig start with "_"
-FAIL_KEY = "_fail_at_epoch"  # testing: the first attempt raises InjectedFailure at this epoch
+# Tune's config of a trial holds only what varies (the base RunConfig is the trainable's closure,
+# so Tune's parameter box shows no base field beside an override of it): grid studies have
+# param_space[TRIAL_KEY] = tune.grid_search([overrides, ...]), searches the sampled fields.
+TRIAL_KEY = "trial"
+EVERY_KEY = "_checkpoint_every"  # param keys outside RunConfig start with "_" (studies stored
+FAIL_KEY = "_fail_at_epoch"  # before the base moved to the closure hold them, and the base)
 STATE_FILE, META_FILE = "state.pt", "meta.json"
 SAMPLERS = {"uniform": tune.uniform, "loguniform": tune.loguniform, "choice": tune.choice}
 
@@ -59,10 +65,21 @@ class InjectedFailure(RuntimeError):
 # ---------------------------------------------------------------------------- one trial
 
 
-def trainable(config: dict) -> None:
-    """Tune function trainable: one `train` run, resumed from Tune's checkpoint when it has one."""
-    cfg = run_config_of(config)
-    every, fail_at = config.get(EVERY_KEY) or 1, config.get(FAIL_KEY)
+def trainable(
+    config: dict,
+    base: dict | None = None,
+    every: int = 1,
+    fail_at: int | None = None,
+    quiet: bool = False,
+) -> None:
+    """Tune function trainable: one `train` run of `base` with the trial's `config` over it,
+    resumed from Tune's checkpoint when it has one. `every`: checkpoint every N epochs;
+    `fail_at`: testing, the first attempt raises InjectedFailure at this epoch; `quiet`: no INFO
+    lines from Ray Train (one per checkpoint) in the driver's console."""
+    if quiet:
+        logging.getLogger("ray.train").setLevel(logging.WARNING)
+    cfg = run_config_of(config, base)
+    every, fail_at = config.get(EVERY_KEY) or every, config.get(FAIL_KEY, fail_at)
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))
     restored = tune.get_checkpoint()
@@ -99,9 +116,10 @@ def _report(record: EpochRecord, status: str, state=None) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
 
-def run_config_of(config: dict) -> RunConfig:
-    """The RunConfig of a trial's Tune config (flat fields, with grid overrides under TRIAL_KEY)."""
-    params = {**config, **config.get(TRIAL_KEY, {})}
+def run_config_of(config: dict, base: dict | None = None) -> RunConfig:
+    """The RunConfig of a trial: `base`, then the Tune config's flat fields, then its grid
+    overrides under TRIAL_KEY."""
+    params = {**(base or {}), **config, **config.get(TRIAL_KEY, {})}
     return RunConfig(**{k: params[k] for k in CONFIG_FIELDS if k in params}).validate()
 
 
@@ -151,7 +169,14 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
         gpus = opts.gpus_per_trial
         if gpus is None:
             gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        fn = tune.with_resources(trainable, {"cpu": opts.cpus_per_trial, "gpu": gpus})
+        fn = tune.with_parameters(
+            trainable,
+            base=spec.base.to_dict(),
+            every=opts.checkpoint_every,
+            fail_at=opts.fail_at_epoch,
+            quiet=opts.verbose == 0,
+        )
+        fn = tune.with_resources(fn, {"cpu": opts.cpus_per_trial, "gpu": gpus})
         print(f"study {spec.name}: {path}; each trial {opts.cpus_per_trial} CPU, {gpus} GPU")
         if tune.Tuner.can_restore(path):
             print(f"study {spec.name}: resuming (finished trials are kept)")
@@ -167,9 +192,11 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
                     failure_config=tune.FailureConfig(max_failures=opts.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
                     verbose=opts.verbose,
+                    callbacks=[TrialLines()] if opts.verbose == 0 else None,
                 ),
             )
-        tuner.fit()  # the first Ctrl-C makes Tune stop the trials and return
+        with _console(opts.verbose):
+            tuner.fit()  # the first Ctrl-C makes Tune stop the trials and return
     except KeyboardInterrupt:  # a Ctrl-C outside Tune's handler, or a second one
         interrupted = True
     finally:
@@ -189,10 +216,10 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
 
 
 def _param_space(spec: StudySpec, opts: StudyOptions) -> dict:
-    space = {**spec.base.to_dict(), EVERY_KEY: opts.checkpoint_every, FAIL_KEY: opts.fail_at_epoch}
+    """What varies between trials, and nothing else (the base goes to `trainable` as `base`)."""
     if spec.trials:
-        return {**space, TRIAL_KEY: tune.grid_search([dict(t) for t in spec.trials])}
-    return {**space, **{k: SAMPLERS[d](*args) for k, (d, *args) in spec.space.items()}}
+        return {TRIAL_KEY: tune.grid_search([dict(t) for t in spec.trials])}
+    return {k: SAMPLERS[d](*args) for k, (d, *args) in spec.space.items()}
 
 
 def _tune_config(spec: StudySpec, opts: StudyOptions) -> tune.TuneConfig:
@@ -218,12 +245,58 @@ def _tune_config(spec: StudySpec, opts: StudyOptions) -> tune.TuneConfig:
         num_samples=spec.num_samples if spec.space else 1,
         max_concurrent_trials=opts.max_concurrent,
         reuse_actors=True,  # a new trial skips the imports: ~3 s each
+        trial_name_creator=_trial_name,
         trial_dirname_creator=_trial_dirname,
     )
 
 
+def _trial_name(trial) -> str:
+    """`eps0.1-rotated-s0`: the trial's name in Tune's output, from what its config varies."""
+    varying = trial.config.get(TRIAL_KEY)
+    if varying is None:  # a search: the sampled fields
+        varying = {k: v for k, v in trial.config.items() if k in CONFIG_FIELDS}
+    return trial_label(varying)
+
+
 def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
+
+
+@contextlib.contextmanager
+def _console(verbose: int):
+    """`--verbose 0`: Tune's older console engine, silent at verbose 0 (the newer one prints its
+    header and paths whatever the verbosity), and no INFO logs from Tune; `TrialLines` prints."""
+    if verbose:
+        yield
+        return
+    saved, log = os.environ.get("RAY_AIR_NEW_OUTPUT"), logging.getLogger("ray.tune")
+    level = log.level
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+        if saved is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = saved
+
+
+class TrialLines(tune.Callback):
+    """`--verbose 0`: one line per finished (or failed) trial, instead of Tune's tables."""
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        r = trial.last_result or {}
+        print(
+            f"{trial}: {r.get('status', '?')} after epoch {r.get('epoch', '?')}, test "
+            f"{r.get('test_acc', float('nan')):.2%}, trainable {r.get('trainable_params', 0):,}, "
+            f"fixed {r.get('fixed_layers') or '-'} ({r.get('time_total_s', 0):.0f} s)",
+            flush=True,
+        )
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        print(f"{trial}: failed; error in {trial.error_file}", flush=True)
 
 
 def _claim(spec: StudySpec, path: str) -> None:
@@ -294,7 +367,7 @@ def export(spec: StudySpec, opts: StudyOptions) -> StudyResult:
         frames.append(
             to_frames(
                 records,
-                run_config_of(trial.config),
+                run_config_of(trial.config, spec.base.to_dict()),
                 study=spec.name,
                 trial_id=trial.trial_id,
                 status=status,

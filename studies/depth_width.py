@@ -3,8 +3,8 @@
 
 For every (width, depth) the baseline shows where neural collapse sets in: its effective depth
 at eps (`nc_core.depth`) is the first layer from which on every layer has train NCC error <= eps.
-StaticETF then fixes every layer from `fix_from` on to a simplex ETF before training, for each fix_from in 1..depth-1 (fc1, fed by the
-raw input, is always trained). The paper's claim: fixing from at or after the effective depth
+StaticETF then fixes every layer from `fix_from` on to a simplex ETF before training, for each
+fix_from in 1..depth-1 (fc1, fed by the raw input, is always trained). The paper's claim: fixing from at or after the effective depth
 costs little test accuracy; fixing earlier costs more.
 
     python studies/depth_width.py --preset smoke          # CI: < 2 min on 2 CPUs
@@ -27,6 +27,7 @@ from nc_core.study import (
     check_study,
     final_epochs,
     options_from_args,
+    study_name,
     study_parser,
     summarize_final,
 )
@@ -73,7 +74,9 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     trials = trial_list(
         args.widths or WIDTHS[p], args.depths or DEPTHS[p], args.seeds or SEEDS[p], args.kind
     )
-    return StudySpec(name=args.name, base=base_config(args), trials=tuple(trials))
+    return StudySpec(
+        name=study_name(args, "depth_width"), base=base_config(args), trials=tuple(trials)
+    )
 
 
 def main(argv=None) -> int:

@@ -28,6 +28,7 @@ from nc_core.study import (
     final_epochs,
     options_from_args,
     pareto_front,
+    study_name,
     study_parser,
     summarize_final,
     write_csv_atomic,
@@ -81,7 +82,7 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     seeds = seed_list(args)
     if args.search == "optuna":
         return StudySpec(
-            name=args.name if args.name != "eps_sweep" else "eps_sweep_optuna",
+            name=study_name(args, "eps_sweep_optuna"),
             base=base_config(args, policy="adaptive", kind=args.kinds[0], seed=seeds[0]),
             space=search_space(args.search_lr),
             num_samples=SAMPLES[args.preset] if args.num_samples is None else args.num_samples,
@@ -89,7 +90,9 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
         )
     eps = args.eps or (SMOKE_EPS if args.preset == "smoke" else EPS_GRID)
     trials = trial_list(eps, args.kinds, seeds)
-    return StudySpec(name=args.name, base=base_config(args), trials=tuple(trials))
+    return StudySpec(
+        name=study_name(args, "eps_sweep"), base=base_config(args), trials=tuple(trials)
+    )
 
 
 def main(argv=None) -> int:

@@ -26,6 +26,7 @@ from nc_core.study import (
     check_study,
     final_epochs,
     options_from_args,
+    study_name,
     study_parser,
     summarize_final,
 )
@@ -83,7 +84,7 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     base = base_config(args, prefix="vit-")
     for t in trials:  # a bad block spec fails here, not inside a trial
         parse_blocks(t["etf_blocks"], base.vit_depth)
-    return StudySpec(name=args.name, base=base, trials=tuple(trials))
+    return StudySpec(name=study_name(args, "vit_blocks"), base=base, trials=tuple(trials))
 
 
 def main(argv=None) -> int:

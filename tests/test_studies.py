@@ -28,7 +28,14 @@ from nc_core.config import RunConfig, preset
 from nc_core.data import DataError, load_fashion_mnist
 from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state
-from nc_core.study import StudyOptions, StudySpec, base_config, pareto_front
+from nc_core.study import (
+    StudyOptions,
+    StudySpec,
+    base_config,
+    pareto_front,
+    study_name,
+    trial_label,
+)
 from nc_core.tune_adapter import run_study
 from studies import depth_width, eps_sweep, vit_blocks
 
@@ -98,7 +105,7 @@ def check_tables(epochs: pd.DataFrame, layers: pd.DataFrame, trials: int, cfg: R
 
 def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer(tmp_path, mlp_dataset):
     eps_sweep.main(common(tmp_path, "--dataset", mlp_dataset))
-    epochs, layers = read_tables(tmp_path, "eps_sweep")
+    epochs, layers = read_tables(tmp_path, "eps_sweep-smoke")
     check_tables(
         epochs,
         layers,
@@ -107,18 +114,20 @@ def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer(tmp_path, mlp_
     )
     last = epochs[epochs.epoch == epochs.epoch.max()]
     assert sorted(last[last.policy == "adaptive"].eps) == sorted(eps_sweep.SMOKE_EPS)
-    assert (last.study == "eps_sweep").all() and (last.trainable_params <= last.total_params).all()
+    assert (last.study == "eps_sweep-smoke").all() and (
+        last.trainable_params <= last.total_params
+    ).all()
 
     # --export-only rebuilds the same tables from storage, training nothing
-    (tmp_path / "results" / "eps_sweep" / "epochs.parquet").unlink()
+    (tmp_path / "results" / "eps_sweep-smoke" / "epochs.parquet").unlink()
     eps_sweep.main(common(tmp_path, "--dataset", mlp_dataset, "--export-only"))
-    again, _ = read_tables(tmp_path, "eps_sweep")
+    again, _ = read_tables(tmp_path, "eps_sweep-smoke")
     pd.testing.assert_frame_equal(again, epochs)
 
 
 def test_depth_width_smoke_runs_baseline_and_every_fix_from(tmp_path, mlp_dataset):
     depth_width.main(common(tmp_path, "--dataset", mlp_dataset))
-    epochs, layers = read_tables(tmp_path, "depth_width")
+    epochs, layers = read_tables(tmp_path, "depth_width-smoke")
     (width,), (depth,) = depth_width.WIDTHS["smoke"], depth_width.DEPTHS["smoke"]
     check_tables(
         epochs,
@@ -136,7 +145,7 @@ def test_vit_blocks_smoke_runs_every_block_choice(tmp_path, has_fashion_mnist):
     if not has_fashion_mnist:
         pytest.skip("Fashion-MNIST not installed (the ViT needs images): make data")
     vit_blocks.main(common(tmp_path))
-    epochs, layers = read_tables(tmp_path, "vit_blocks")
+    epochs, layers = read_tables(tmp_path, "vit_blocks-smoke")
     check_tables(
         epochs, layers, trials=1 + len(vit_blocks.BLOCKS["smoke"]), cfg=preset("vit-smoke")
     )
@@ -147,10 +156,10 @@ def test_vit_blocks_smoke_runs_every_block_choice(tmp_path, has_fashion_mnist):
 def test_eps_sweep_optuna_search_saves_pareto_front(tmp_path):
     search = "--dataset synthetic --search optuna --search-lr --num-samples 3 --set epochs=2"
     eps_sweep.main(common(tmp_path, search))
-    epochs, layers = read_tables(tmp_path, "eps_sweep_optuna")
+    epochs, layers = read_tables(tmp_path, "eps_sweep_optuna-smoke")
     check_tables(epochs, layers, trials=3, cfg=preset("smoke", dataset="synthetic", epochs=2))
     assert epochs.groupby("trial_id").eps.first().nunique() == 3  # sampled, not a grid
-    front = pd.read_csv(tmp_path / "results" / "eps_sweep_optuna" / "pareto.csv")
+    front = pd.read_csv(tmp_path / "results" / "eps_sweep_optuna-smoke" / "pareto.csv")
     last = epochs[epochs.epoch == 2]
     for _, row in front.iterrows():  # nothing dominates a front row
         better = last[
@@ -170,9 +179,9 @@ def test_pareto_front_keeps_exactly_the_non_dominated_rows():
 def test_crashed_trial_resumes_from_its_checkpoint_and_study_completes(tmp_path):
     crash = "--dataset synthetic --eps 0.1 --set epochs=4 --fail-at-epoch 2 --max-failures 1"
     eps_sweep.main(common(tmp_path, crash))
-    epochs, layers = read_tables(tmp_path, "eps_sweep")
+    epochs, layers = read_tables(tmp_path, "eps_sweep-smoke")
     check_tables(epochs, layers, trials=2, cfg=preset("smoke", dataset="synthetic", epochs=4))
-    analysis = tune.ExperimentAnalysis(str(tmp_path / "ray" / "eps_sweep"))
+    analysis = tune.ExperimentAnalysis(str(tmp_path / "ray" / "eps_sweep-smoke"))
     for trial in analysis.trials:
         assert trial.run_metadata.num_failures == 1
         assert "InjectedFailure" in (Path(trial.path) / "error.txt").read_text()
@@ -256,7 +265,7 @@ def _finished_checkpoints(path: Path) -> tuple[int, int]:
 def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
     grid = "--eps 0.01 0.02 0.05 0.1 0.2 0.3 --max-concurrent 1 --dataset synthetic"
     args = common(tmp_path, f"{grid} --set epochs=6 --set width=256 --set nc_samples=none")
-    path = tmp_path / "ray" / "eps_sweep"
+    path = tmp_path / "ray" / "eps_sweep-smoke"
     ray_tmp = tempfile.mkdtemp(prefix="ncray", dir="/tmp")
     env = {**os.environ, "RAY_TMPDIR": ray_tmp}
     driver = subprocess.Popen(
@@ -293,7 +302,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
     assert set(saved) > set(finished), "no unfinished trial had a checkpoint"
 
     eps_sweep.main(args)  # the same command again, in this process's Ray
-    epochs, layers = read_tables(tmp_path, "eps_sweep")
+    epochs, layers = read_tables(tmp_path, "eps_sweep-smoke")
     cfg = preset("smoke", dataset="synthetic", epochs=6, width=256, nc_samples=None)
     check_tables(epochs, layers, trials=7, cfg=cfg)
     after = {t.trial_id: t for t in tune.ExperimentAnalysis(str(path)).trials}
@@ -309,7 +318,7 @@ def test_study_with_an_errored_trial_writes_tables_and_exits_nonzero(tmp_path, c
     code = eps_sweep.main(common(tmp_path, crash))
     out = capsys.readouterr().out
     assert code == 1
-    epochs, _ = read_tables(tmp_path, "eps_sweep")
+    epochs, _ = read_tables(tmp_path, "eps_sweep-smoke")
     assert set(epochs.status) == {"error"} and set(epochs.epoch) == {1}  # up to the checkpoint
     assert out.count("failed:") == 2 and "injected failure at epoch 2" in out
 
@@ -330,7 +339,7 @@ def test_ctrl_c_writes_the_tables_as_incomplete_and_exits_130(tmp_path):
     )
     try:
         deadline = time.monotonic() + 150
-        path = tmp_path / "ray" / "eps_sweep"
+        path = tmp_path / "ray" / "eps_sweep-smoke"
         while time.monotonic() < deadline and driver.poll() is None:
             if any(path.glob("trial_*/checkpoint_*/meta.json")):
                 break
@@ -344,5 +353,47 @@ def test_ctrl_c_writes_the_tables_as_incomplete_and_exits_130(tmp_path):
             driver.wait()
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert driver.returncode == 130, output[-2000:]
-    epochs, layers = read_tables(tmp_path, "eps_sweep")
+    epochs, layers = read_tables(tmp_path, "eps_sweep-smoke")
     assert "incomplete" in set(epochs.status) and len(layers)
+
+
+def test_study_names_default_to_script_and_preset_so_sizes_never_collide():
+    parser = argparse.ArgumentParser()
+    eps_sweep.add_study_args(parser, name="eps_sweep")
+    presets = ("smoke", "quick", "paper")
+    names = [study_name(parser.parse_args(["--preset", p]), "eps_sweep") for p in presets]
+    assert names == ["eps_sweep-smoke", "eps_sweep-quick", "eps_sweep-paper"]
+    assert study_name(parser.parse_args(["--name", "mine"]), "eps_sweep") == "mine"
+
+
+def test_trial_labels_name_what_each_trial_varies():
+    eps_trials = eps_sweep.trial_list((0.1,), ("rotated",), (0,))
+    assert [trial_label(t) for t in eps_trials] == ["baseline-s0", "eps0.1-rotated-s0"]
+    shapes = depth_width.trial_list((32,), (3,), (0,))
+    assert [trial_label(t) for t in shapes] == [
+        "w32-d3-baseline-s0",
+        "w32-d3-from1-canonical-s0",
+        "w32-d3-from2-canonical-s0",
+    ]
+    vit = vit_blocks.trial_list(("last:1",), ("both",), ("canonical",), (0,))
+    assert [trial_label(t) for t in vit] == ["baseline-s0", "last1-both-canonical-s0"]
+    assert trial_label({"eps": 0.012345, "lr": 0.0456}) == "eps0.0123-lr0.0456"
+
+
+def test_verbose_0_prints_one_line_per_trial_and_tune_config_holds_only_overrides(tmp_path, capsys):
+    spec = StudySpec(
+        name="lines",
+        base=preset("smoke", dataset="synthetic", epochs=1),
+        trials=(
+            {"policy": "none", "seed": 0},
+            {"policy": "adaptive", "kind": "rotated", "eps": 0.3, "seed": 0},
+        ),
+    )
+    opts = StudyOptions(storage=str(tmp_path / "ray"), results=str(tmp_path / "results"), verbose=0)
+    epochs = run_study(spec, opts).epochs
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "after epoch" in ln]
+    assert sorted(ln.split(":")[0] for ln in lines) == ["baseline-s0", "eps0.3-rotated-s0"]
+    trials = tune.ExperimentAnalysis(str(tmp_path / "ray" / "lines")).trials
+    assert sorted(str(t) for t in trials) == ["baseline-s0", "eps0.3-rotated-s0"]
+    assert all(set(t.config) == {"trial"} for t in trials)  # no base field beside an override
+    assert set(epochs.width) == {spec.base.width} and set(epochs.status) == {"ok"}
