@@ -39,6 +39,13 @@ def arm_means(final: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pct_bars(mean, ci) -> np.ndarray:
+    """(2, n) error bars of percentages, cut at 0 and 100 (an accuracy cannot leave them)."""
+    mean = np.asarray(mean, float)
+    ci = np.nan_to_num(np.asarray(ci, float))
+    return np.vstack([np.minimum(ci, mean), np.minimum(ci, 100 - mean)])
+
+
 def tradeoff(study: Study):
     """Final test accuracy against trainable parameters: each arm's mean (bar: 95% CI over
     seeds) labelled with what it is (eps and kind for an eps sweep), each trial a faint dot,
@@ -62,7 +69,7 @@ def tradeoff(study: Study):
         ax.errorbar(
             g["trainable_params"],
             g["test_acc"],
-            yerr=g["test_ci"].fillna(0),
+            yerr=pct_bars(g["test_acc"], g["test_ci"]),
             ls="none",
             marker=style.marker(arm),
             ms=9 if arm == "baseline" else 6,
@@ -163,8 +170,8 @@ def controls(table: pd.DataFrame):
             ax.axhline(r.test_acc_mean, color=style.color("baseline"), lw=1.2)
             if not np.isnan(r.test_acc_ci95):
                 ax.axhspan(
-                    r.test_acc_mean - r.test_acc_ci95,
-                    r.test_acc_mean + r.test_acc_ci95,
+                    max(r.test_acc_mean - r.test_acc_ci95, 0),
+                    min(r.test_acc_mean + r.test_acc_ci95, 100),
                     color=style.color("baseline"),
                     alpha=0.08,
                     lw=0,
@@ -181,7 +188,9 @@ def controls(table: pd.DataFrame):
                 ax.errorbar(
                     [x + dodge[kind] for x in run],
                     [by[x].test_acc_mean for x in run],
-                    yerr=[0 if np.isnan(by[x].test_acc_ci95) else by[x].test_acc_ci95 for x in run],
+                    yerr=pct_bars(
+                        [by[x].test_acc_mean for x in run], [by[x].test_acc_ci95 for x in run]
+                    ),
                     color=style.color(kind),
                     marker=style.marker(kind),
                     ms=5,

@@ -12,7 +12,7 @@ import math
 
 from matplotlib.transforms import Bbox
 
-RADII = (6, 12, 20, 30, 42, 56, 72, 90)  # points
+RADII = (8, 14, 22, 32, 44, 58, 74, 92)  # points
 ANGLES = (0, 45, -45, 90, -90, 135, -135, 180, 22, -22, 68, -68, 112, -112, 158, -158)
 
 
@@ -23,14 +23,18 @@ def _align(angle: float) -> tuple[str, str]:
     return ha, va
 
 
-def place_labels(ax, points, *, fontsize: float = 7, pad: float = 1.5) -> list:
-    """Annotate `points` ((x, y, text, colour), data coordinates) on `ax`; return the texts."""
+def place_labels(
+    ax, points, *, fontsize: float = 7, pad: float = 1.5, marker_size: float = 10
+) -> list:
+    """Annotate `points` ((x, y, text, colour), data coordinates) on `ax`; return the texts.
+    `marker_size` (points): the square around each point that labels keep clear of."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     inside = ax.get_window_extent(renderer)
     px = fig.dpi / 72.0
     dots = [ax.transData.transform((x, y)) for x, y, _, _ in points]
-    dot_boxes = [Bbox.from_bounds(u - 3 * px, v - 3 * px, 6 * px, 6 * px) for u, v in dots]
+    half = marker_size / 2 * px
+    dot_boxes = [Bbox.from_bounds(u - half, v - half, 2 * half, 2 * half) for u, v in dots]
     placed: list[Bbox] = []
     texts, homeless = [], []
     for x, y, text, colour in points:
