@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 RADII = (8, 14, 22, 32, 44, 58, 74, 92)  # points
@@ -58,7 +59,7 @@ def place_labels(
                         else None
                     ),
                 )
-                box = ann.get_window_extent(renderer).padded(pad * px)
+                box = text_box(ann, renderer).padded(pad * px)
                 clear = (
                     inside.containsx(box.x0)
                     and inside.containsx(box.x1)
@@ -99,15 +100,22 @@ def _column(ax, points, placed, fontsize: float) -> list:
             arrowprops={"arrowstyle": "-", "lw": 0.4, "color": colour, "alpha": 0.6},
         )
         renderer = ax.figure.canvas.get_renderer()
-        height = ann.get_window_extent(renderer).height / ax.get_window_extent(renderer).height
+        height = text_box(ann, renderer).height / ax.get_window_extent(renderer).height
         y_frac -= height * 1.15
         texts.append(ann)
     return texts
 
 
+def text_box(text, renderer) -> Bbox:
+    """The box of a label's text alone (an annotation's own box includes its leader line)."""
+    if hasattr(text, "update_positions"):
+        text.update_positions(renderer)  # place an annotation's text at its offset first
+    return Text.get_window_extent(text, renderer)
+
+
 def overlapping(texts, renderer) -> list[tuple[str, str]]:
     """Pairs of texts whose boxes overlap (for tests and checks)."""
-    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts if t.get_text()]
+    boxes = [(t.get_text(), text_box(t, renderer)) for t in texts if t.get_text()]
     return [
         (a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1 :] if ba.overlaps(bb)
     ]

@@ -165,7 +165,7 @@ def paper_section(tables: dict[str, pd.DataFrame], studies: dict[str, Study]) ->
                 if paper[1] is None or pd.isna(row["test_acc_mean"])
                 else f"{row['test_acc_mean'] - paper[1]:+.2f}"
             )
-            arm = _arm_text(row, KEYS[kind]) or method
+            arm = "baseline" if method == "baseline" else _arm_text(row, KEYS[kind]) or method
             lines.append(
                 f"| {name} | {_fmt(paper[0])} / {_fmt(paper[1])} | {_ci(row, 'train_acc')} / "
                 f"{_ci(row, 'test_acc')} | {int(row['n_seeds'])} | {gap} | {arm} | "
