@@ -86,8 +86,11 @@ def tradeoff(study: Study):
         drawstyle="steps-post",
         color="grey",
         lw=1.0,
+        marker="o",
+        ms=13,
+        mfc="none",
         zorder=2,
-        label="Pareto front of the arm means",
+        label="Pareto front of the arm means (ringed)",
     )
     params = ok["trainable_params"].to_numpy(float)
     if params.max() > 20 * params.min() > 0:  # Adaptive-ETF can cut params by orders
@@ -109,6 +112,12 @@ def tradeoff(study: Study):
         [
             (r.trainable_params, r.test_acc, r.arm_label, style.color(r.arm))
             for r in means.itertuples()
+        ],
+        bars=[
+            (r.trainable_params, r.test_acc - lo, r.test_acc + hi)
+            for r, lo, hi in zip(
+                means.itertuples(), *pct_bars(means["test_acc"], means["test_ci"]), strict=True
+            )
         ],
     )
     members = ", ".join(

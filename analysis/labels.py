@@ -25,10 +25,11 @@ def _align(angle: float) -> tuple[str, str]:
 
 
 def place_labels(
-    ax, points, *, fontsize: float = 7, pad: float = 1.5, marker_size: float = 10
+    ax, points, *, fontsize: float = 7, pad: float = 1.5, marker_size: float = 10, bars=()
 ) -> list:
     """Annotate `points` ((x, y, text, colour), data coordinates) on `ax`; return the texts.
-    `marker_size` (points): the square around each point that labels keep clear of."""
+    `marker_size` (points): the square around each point that labels keep clear of; `bars`:
+    vertical error bars (x, y_low, y_high) they keep clear of too."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     inside = ax.get_window_extent(renderer)
@@ -36,6 +37,9 @@ def place_labels(
     dots = [ax.transData.transform((x, y)) for x, y, _, _ in points]
     half = marker_size / 2 * px
     dot_boxes = [Bbox.from_bounds(u - half, v - half, 2 * half, 2 * half) for u, v in dots]
+    for x, lo, hi in bars:
+        (u, v0), (_, v1) = ax.transData.transform([(x, lo), (x, hi)])
+        dot_boxes.append(Bbox.from_extents(u - 2 * px, min(v0, v1), u + 2 * px, max(v0, v1)))
     placed: list[Bbox] = []
     texts, homeless = [], []
     for x, y, text, colour in points:
