@@ -14,6 +14,7 @@ from analysis.stats import count
 from analysis.tables import KEYS, WITHIN, baseline_of, markdown, paper_arm
 from analysis.trials import with_arm
 from nc_core.config import PRESETS
+from nc_core.etf import ETF_KINDS
 from nc_core.study import final_epochs
 
 # Liu, arXiv 2412.00884, Fashion-MNIST (train %, test %); None: not reported.
@@ -25,8 +26,9 @@ PAPER = {
 }
 PAPER_CODE = "emilyzfliu/simplex-intermediate-nc"
 RULE = (
-    f"The arm beside the paper's number is chosen by one rule: among the arms that fixed at "
-    f"least one layer and whose mean test accuracy is within {WITHIN} points of their "
+    f"The arm beside the paper's number is chosen by one rule: among the ETF arms (canonical "
+    f"or rotated; the controls are not the paper's method) that fixed at least one layer and "
+    f"whose mean test accuracy is within {WITHIN} points of their "
     "baseline's, the one with the most parameters fixed (fewest trainable). An arm that fixed "
     "nothing is the baseline and is never chosen."
 )
@@ -96,7 +98,11 @@ def chosen_sentence(table: pd.DataFrame, method: str, keys: list[str]) -> str:
     """The rule's arm against its baseline, with n, the paired difference and the parameters."""
     row = paper_arm(table, method)
     if row is None:
-        fixed = table[(table["method"] == method) & (table["layers_fixed_mean"] > 0)]
+        fixed = table[
+            (table["method"] == method)
+            & table["kind"].isin(ETF_KINDS)
+            & (table["layers_fixed_mean"] > 0)
+        ]
         if fixed.empty:
             return f"No {method} arm fixed a layer, so none is set beside the paper's number."
         best = fixed.loc[fixed["test_acc_mean"].idxmax()]
@@ -114,8 +120,8 @@ def chosen_sentence(table: pd.DataFrame, method: str, keys: list[str]) -> str:
     if base is not None:
         diff = row["test_acc_diff"]
         text += (
-            f" than the baseline's {_ci(base, 'test_acc')}% (n={int(base['n_seeds'])}); "
-            f"paired by seed the difference is "
+            f" than the baseline, whose test accuracy is {_ci(base, 'test_acc')}% "
+            f"(n={int(base['n_seeds'])}); paired by seed the difference is "
             + (
                 f"{diff:+.2f}"
                 + (

@@ -27,6 +27,7 @@ from analysis.trials import (
     varying,
     with_arm,
 )
+from nc_core.etf import ETF_KINDS
 from nc_core.study import final_epochs
 
 TABLE1_KEYS = ["method", "eps", "kind"]
@@ -105,10 +106,12 @@ def paper_arm(table: pd.DataFrame, method: str, *, within: float = WITHIN) -> pd
     """The arm set beside the paper's number, by a stated rule: among the `method` arms that
     fixed at least one layer (mean layers fixed > 0) and whose mean test accuracy is within
     `within` points of their baseline's, the one with the most parameters fixed (the lowest
-    mean trainable parameters; ties: higher test accuracy). None when no arm qualifies; never
-    an arm that fixed nothing."""
+    mean trainable parameters; ties: higher test accuracy). Only ETF kinds (ETF_KINDS) count:
+    a control (orthogonal, freeze) is not the paper's method. None when no arm qualifies;
+    never an arm that fixed nothing."""
     arms = table[
         (table["method"] == method)
+        & table["kind"].isin(ETF_KINDS)
         & (table["layers_fixed_mean"] > 0)
         & table["test_acc_mean"].notna()
     ]

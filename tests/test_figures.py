@@ -218,8 +218,9 @@ def test_difference_to_baseline_is_paired_by_seed():
 
 
 def rule_table(rows) -> pd.DataFrame:
-    cols = ["method", "test_acc_mean", "trainable_params_mean", "layers_fixed_mean"]
-    return pd.DataFrame(rows, columns=cols)
+    cols = ["method", "test_acc_mean", "trainable_params_mean", "layers_fixed_mean", "kind"]
+    return pd.DataFrame([(*r, "none" if r[0] == "baseline" else "canonical") for r in rows],
+                        columns=cols)  # fmt: skip
 
 
 def test_paper_arm_is_the_most_parameters_fixed_within_half_a_point_never_a_no_fix_arm():
@@ -233,6 +234,8 @@ def test_paper_arm_is_the_most_parameters_fixed_within_half_a_point_never_a_no_f
         ]
     )
     assert paper_arm(table, "Adaptive-ETF")["trainable_params_mean"] == 500
+    control = table.assign(kind=["none", "canonical", "canonical", "freeze", "canonical"])
+    assert paper_arm(control, "Adaptive-ETF")["trainable_params_mean"] == 700  # not a control
     only_no_fix = table.iloc[:2]
     assert paper_arm(only_no_fix, "Adaptive-ETF") is None
 
