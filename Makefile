@@ -12,8 +12,8 @@ DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
 # another study, named after them (eps_sweep-quick-seeds0_1_2), unless NAME is given.
 # RESULTS and FIGURES say where outputs go.
 PRESET ?= quick
-# the main job's sweep: every kind (canonical, rotated, orthogonal, freeze) so Figure 5 has its controls; one
-# seed keeps the quick size near an hour on 2 cores (add seeds with SEEDS="0 1 2").
+# the main job's sweep: every kind (canonical, rotated, orthogonal, freeze), so the controls
+# figure has them all; one seed keeps the quick size near an hour on 2 cores (add seeds with SEEDS="0 1 2").
 SEEDS_DEFAULT := 0
 KINDS_DEFAULT := canonical rotated orthogonal freeze
 SEEDS ?= $(SEEDS_DEFAULT)
@@ -33,8 +33,7 @@ endif
 STUDY_NAME = $(or $(NAME),$(if $(VARIANT),eps_sweep-$(PRESET)$(VARIANT)))
 STUDY_FLAGS = --preset $(PRESET) --seeds $(SEEDS) --kinds $(KINDS) \
 	$(if $(STUDY_NAME),--name $(STUDY_NAME)) --storage $(RESULTS)/ray --results $(RESULTS) $(STUDY_ARGS)
-FIGURE_FLAGS = --results $(RESULTS) --out $(FIGURES) \
-	$(if $(STUDY_NAME),--study eps_sweep=$(STUDY_NAME),--preset $(PRESET))
+FIGURE_FLAGS = --results $(RESULTS) --out $(FIGURES) --storage $(RESULTS)/ray
 
 .PHONY: test study figures data venv lint bench clean distclean
 
@@ -64,7 +63,7 @@ test: venv data
 
 study: venv data
 	$(BIN)/python studies/eps_sweep.py $(STUDY_FLAGS)
-	$(BIN)/python analysis/make_figures.py $(FIGURE_FLAGS)
+	$(BIN)/python analysis/make_figures.py $(FIGURE_FLAGS) --study $(or $(STUDY_NAME),eps_sweep-$(PRESET))
 
 figures: venv
 	$(BIN)/python analysis/make_figures.py $(FIGURE_FLAGS)

@@ -1,5 +1,5 @@
-"""Figures over layers: NCC accuracy per layer with the effective depth (Figure 1) and the train
-NCC accuracy heat map layer x epoch of an Adaptive-ETF trial and its baseline (Figure 3).
+"""Figures over layers: NCC accuracy per layer with the effective depth (a depth/width study)
+and the train NCC accuracy heat map layer x epoch of chosen trials.
 
 Each function returns (figure, a sentence of what it shows computed from the data) or raises
 `NothingToDraw` naming what is missing.
@@ -12,15 +12,11 @@ import numpy as np
 import pandas as pd
 from matplotlib import patheffects
 
+from nc_core.depth import NONE, effective_depths
+
 from . import style
 from .load import Study
-from .trials import (
-    effective_depth,
-    final_rows,
-    is_baseline,
-    layer_names,
-    representative_arm,
-)
+from .trials import is_baseline, layer_names
 
 
 def final_layers(layers: pd.DataFrame) -> pd.DataFrame:
@@ -29,10 +25,11 @@ def final_layers(layers: pd.DataFrame) -> pd.DataFrame:
     return ok[ok["epoch"] == ok.groupby("trial_id")["epoch"].transform("max")]
 
 
-def ncc_per_layer(study: Study):
-    """Figure 1: final train/test NCC accuracy per layer, baseline and each StaticETF fix_from,
-    one panel per (width, depth); dotted line: the baseline's effective depth (median over
-    seeds; first layer whose train NCC error <= the study's eps)."""
+def ncc_per_layer(study: Study, *, eps: float):
+    """Final train/test NCC accuracy per layer, baseline and each StaticETF fix_from, one panel
+    per (width, depth); dotted line: the baseline's effective depth at `eps` (median over
+    seeds, `nc_core.depth`: the first layer from which every layer to the output has train NCC
+    error <= eps), drawn only where it is defined."""
     last = final_layers(study.layers)
     last = last[is_baseline(last) | (last["policy"] == "static")]
     if not is_baseline(last).any():
@@ -66,67 +63,55 @@ def ncc_per_layer(study: Study):
             ax.plot(
                 mean.index, mean["test_ncc_acc"], "--", marker=mk, ms=3, color=colour, alpha=0.7
             )
-        depths = effective_depth(base, base["eps"])
-        eps = float(base["eps"].iloc[0])
-        if depths.notna().any():
-            d = float(np.nanmedian(depths))
+        depths = effective_depths(base, eps)
+        if depths.notna().sum() * 2 > len(depths):
+            d = float(np.median(depths.dropna().astype(float)))
             ax.axvline(
                 d,
                 color=style.color("baseline"),
                 ls=":",
                 lw=1.5,
-                label="baseline effective depth (median over seeds)",
+                label=f"baseline effective depth at eps={eps:g} (median over seeds)",
             )
             where = names.get(int(round(d)), f"index {d:g}")
             sentences.append(
                 f"width {width}, depth {depth}: baseline effective depth {where} "
-                f"(median over {len(depths)} seeds, eps={eps:g})"
+                f"(median over {depths.notna().sum()} of {len(depths)} seeds, eps={eps:g})"
             )
         else:
             sentences.append(
-                f"width {width}, depth {depth}: no baseline layer reaches train "
-                f"NCC error <= {eps:g}"
+                f"width {width}, depth {depth}: baseline effective depth {NONE} at eps={eps:g} "
+                "(the output layer's train NCC error is above it)"
             )
         style.layer_axis(ax, names)
         ax.set_title(f"width {width}, depth {depth}")
         ax.set_xlabel("layer")
     axes[0].set_ylabel("final NCC accuracy (%)\nsolid: train, dashed: test")
-    fig.suptitle(f"{study.name}: NCC accuracy per layer at the last epoch", fontsize=11)
+    for ax in axes:
+        ax.axhline(100 * (1 - eps), color="grey", lw=0.8, ls="-.")
+    fig.suptitle(
+        f"{study.name}: NCC accuracy per layer at the last epoch (dash-dot: 1 − eps={eps:g})",
+        fontsize=11,
+    )
     fig.tight_layout()
     style.figure_legend(fig, axes, ncol=2)
     return fig, "; ".join(sentences) + "."
 
 
-def ncc_heatmap(study: Study):
-    """Figure 3: train NCC accuracy (%) layer x epoch for one Adaptive-ETF trial (the
-    representative arm's first ok seed) and the baseline of the same seed; white line: the
-    effective depth at each measured epoch; x: layers fixed by then."""
-    final = final_rows(study.epochs)
-    arm = representative_arm(final)
-    if arm is None:
-        raise style.NothingToDraw(f"{study.name}: no ok Adaptive-ETF trial")
-    eps, kind = arm
-    pick = final[
-        (final["policy"] == "adaptive")
-        & np.isclose(final["eps"], eps)
-        & (final["kind"] == kind)
-        & (final["status"] == "ok")
-    ].sort_values("seed")
-    trial = pick.iloc[0]
-    bases = final[is_baseline(final) & (final["status"] == "ok")].sort_values("seed")
-    if bases.empty:
-        raise style.NothingToDraw(f"{study.name}: no ok baseline trial")
-    same_seed = bases[bases["seed"] == trial["seed"]]
-    base = (same_seed if len(same_seed) else bases).iloc[0]
-    shown = [
-        (trial["trial_id"], f"Adaptive-ETF eps={eps:g}, {kind} (seed {trial['seed']})"),
-        (base["trial_id"], f"baseline (seed {base['seed']})"),
-    ]
+def ncc_heatmap(study: Study, shown, *, eps: float):
+    """Train NCC accuracy (%) layer x epoch, one panel per trial; white line: the effective
+    depth at `eps` at each measured epoch (absent where none); x: the layer is fixed.
+
+    `shown`: [(trial_id, panel title)].
+    """
     tables = [study.layers[study.layers["trial_id"] == t] for t, _ in shown]
     if any(t.empty for t in tables):
         raise style.NothingToDraw(f"{study.name}: no layer measurements for the chosen trials")
     vmin = min(100 * t["train_ncc_acc"].min() for t in tables)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    fig, axes = plt.subplots(
+        1, len(shown), figsize=(5.5 * len(shown), 3.8), sharey=True, squeeze=False
+    )
+    axes = axes[0]
     sentences = []
     for ax, (_, title), layers in zip(axes, shown, tables, strict=True):
         grid = layers.pivot_table(index="layer_index", columns="epoch", values="train_ncc_acc")
@@ -141,10 +126,10 @@ def ncc_heatmap(study: Study):
         )
         col = {e: j for j, e in enumerate(grid.columns)}
         row = {i: j for j, i in enumerate(grid.index)}
-        depth = effective_depth(layers, eps).droplevel("trial_id")
+        depth = effective_depths(layers, eps).droplevel("trial_id").astype(float)
         ax.plot(
             [col[e] for e in depth.index],
-            [row.get(d, np.nan) for d in depth],
+            [np.nan if np.isnan(d) else row.get(int(d), np.nan) for d in depth],
             color="white",
             lw=2,
             marker="o",
@@ -184,7 +169,7 @@ def ncc_heatmap(study: Study):
                 f"{valid.index[-1]}"
             )
         else:
-            sentences.append(f"{title}: no layer reaches train NCC error <= {eps:g}")
+            sentences.append(f"{title}: effective depth {NONE} at eps={eps:g} at every epoch")
     axes[0].set_ylabel("layer")
     fig.colorbar(image, ax=list(axes), label="train NCC accuracy (%)", fraction=0.04, pad=0.02)
     return fig, "; ".join(sentences) + "."

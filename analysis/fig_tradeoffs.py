@@ -1,73 +1,99 @@
-"""Trade-off figures: test accuracy against trainable parameters with the Pareto front
-(Figure 4) and ETF against the freeze-in-place control at equal layers fixed (Figure 5)."""
+"""Trade-off figures: test accuracy against trainable parameters, every arm labelled (the
+trade-off), and every kind at equal layers fixed (the controls).
+
+Each function returns (figure, a sentence computed from the data) or raises `NothingToDraw`.
+"""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, NullFormatter
 
-from nc_core.study import pareto_front
+from nc_core.etf import FIXED_KINDS
+from nc_core.study import final_epochs, pareto_front
 
 from . import style
+from .labels import place_labels
 from .load import Study
-from .trials import final_rows, with_arm
-
-ARM_ORDER = ["baseline", "canonical", "rotated", "freeze"]
-OFFSETS = {"canonical": -0.12, "freeze": 0.12}  # side by side at the same layers fixed
+from .stats import mean_ci
+from .trials import with_arm
 
 
-def _arms(df: pd.DataFrame) -> list[str]:
-    present = list(df["arm"].unique())
-    return [a for a in ARM_ORDER if a in present] + sorted(set(present) - set(ARM_ORDER))
+def arm_means(final: pd.DataFrame) -> pd.DataFrame:
+    """One row per arm (`arm_label`) of ok final rows: mean trainable parameters, test accuracy
+    (%) with its 95% CI, n."""
+    rows = []
+    for label, g in final.groupby("arm_label", sort=False):
+        test = mean_ci(100 * g["test_acc"])
+        rows.append(
+            {
+                "arm_label": label,
+                "arm": g["arm"].iloc[0],
+                "trainable_params": g["trainable_params"].mean(),
+                "test_acc": test.mean,
+                "test_ci": test.ci,
+                "n": test.n,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
-def pareto(study: Study):
-    """Figure 4: final test accuracy vs trainable parameters for every ok trial of the study."""
-    final = with_arm(final_rows(study.epochs))
-    ok = final[(final["status"] == "ok") & final["test_acc"].notna()].reset_index(drop=True)
+def pct_bars(mean, ci) -> np.ndarray:
+    """(2, n) error bars of percentages, cut at 0 and 100 (an accuracy cannot leave them)."""
+    mean = np.asarray(mean, float)
+    ci = np.nan_to_num(np.asarray(ci, float))
+    return np.vstack([np.minimum(ci, mean), np.minimum(ci, 100 - mean)])
+
+
+def tradeoff(study: Study):
+    """Final test accuracy against trainable parameters: each arm's mean (bar: 95% CI over
+    seeds) labelled with what it is (eps and kind for an eps sweep), each trial a faint dot,
+    and the Pareto front of the arm means."""
+    final = with_arm(final_epochs(study.epochs))
+    ok = final[(final["status"] == "ok") & final["test_acc"].notna()]
     if ok.empty:
         raise style.NothingToDraw(f"{study.name}: no ok trial")
-    params, acc = ok["trainable_params"].to_numpy(float), 100 * ok["test_acc"].to_numpy(float)
-    fig, ax = plt.subplots(figsize=(7, 4.6))
-    for arm in _arms(ok):
-        g = ok[ok["arm"] == arm]
+    means = arm_means(ok)
+    fig, ax = plt.subplots(figsize=(8.5, 5.6))
+    for arm in style.arms_in(means["arm"]):
+        g, dots = means[means["arm"] == arm], ok[ok["arm"] == arm]
         ax.scatter(
-            g["trainable_params"],
-            100 * g["test_acc"],
+            dots["trainable_params"],
+            100 * dots["test_acc"],
+            s=10,
             color=style.color(arm),
+            alpha=0.3,
+            lw=0,
+        )
+        ax.errorbar(
+            g["trainable_params"],
+            g["test_acc"],
+            yerr=pct_bars(g["test_acc"], g["test_ci"]),
+            ls="none",
             marker=style.marker(arm),
-            s=90 if arm == "baseline" else 36,
-            edgecolor="white",
-            lw=0.5,
-            label=f"{style.label(arm)} (n={len(g)})",
+            ms=9 if arm == "baseline" else 6,
+            color=style.color(arm),
+            capsize=2,
+            label=f"{style.label(arm)} ({len(g)} arm{'s' if len(g) != 1 else ''})",
             zorder=3,
         )
-    on_front = pareto_front(ok, (("test_acc", "max"), ("trainable_params", "min")))
-    on_front = on_front.sort_values("trainable_params")
-    front = on_front.index.to_numpy()
+    front = pareto_front(means, (("test_acc", "max"), ("trainable_params", "min")))
+    front = front.sort_values("trainable_params")
     ax.plot(
-        params[front],
-        acc[front],
+        front["trainable_params"],
+        front["test_acc"],
         drawstyle="steps-post",
         color="grey",
-        lw=1.2,
+        lw=1.0,
         marker="o",
-        ms=12,
+        ms=13,
         mfc="none",
         zorder=2,
-        label="Pareto front (fewer params, higher test acc)",
+        label="Pareto front of the arm means (ringed)",
     )
-    for r in on_front.itertuples():
-        text = "baseline" if r.arm == "baseline" else f"eps={r.eps:g}"
-        ax.annotate(
-            text,
-            (r.trainable_params, 100 * r.test_acc),
-            xytext=(8, -3),
-            textcoords="offset points",
-            fontsize=7,
-            color=style.color(r.arm),
-        )
+    params = ok["trainable_params"].to_numpy(float)
     if params.max() > 20 * params.min() > 0:  # Adaptive-ETF can cut params by orders
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -77,29 +103,56 @@ def pareto(study: Study):
         + (" (log scale)" if ax.get_xscale() == "log" else "")
     )
     ax.set_ylabel("final test accuracy (%)")
-    ax.set_title(f"{study.name}: test accuracy against trainable parameters, every trial")
-    ax.legend(loc="best")
+    ax.set_title(f"{study.name}: test accuracy against trainable parameters")
+    ax.margins(x=0.12, y=0.12)
+    ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
+    fig.canvas.draw()
+    place_labels(
+        ax,
+        [
+            (r.trainable_params, r.test_acc, r.arm_label, style.color(r.arm))
+            for r in means.itertuples()
+        ],
+        bars=[
+            (r.trainable_params, r.test_acc - lo, r.test_acc + hi)
+            for r, lo, hi in zip(
+                means.itertuples(), *pct_bars(means["test_acc"], means["test_ci"]), strict=True
+            )
+        ],
+    )
     members = ", ".join(
-        f"{'baseline' if r.arm == 'baseline' else f'eps={r.eps:g} {r.arm}'} "
-        f"({r.trainable_params:,.0f} params, {100 * r.test_acc:.2f}%)"
-        for r in on_front.itertuples()
+        f"{r.arm_label} ({r.trainable_params:,.0f} params, {r.test_acc:.2f}%, n={r.n})"
+        for r in front.itertuples()
     )
     left_out = len(final) - len(ok)
     return fig, (
-        f"{len(ok)} ok trials drawn ({left_out} diverged or failed left out, listed at the end); "
-        f"on the Pareto front: {members}."
+        f"{len(means)} arms from {len(ok)} ok trials ({left_out} diverged or failed left out, "
+        f"listed at the end); on the Pareto front: {members}."
     )
 
 
-def etf_vs_freeze(table: pd.DataFrame, trials: dict[str, pd.DataFrame]):
-    """Figure 5: final test accuracy vs layers fixed, by arm; one panel per (study, setup).
+def _runs(xs: list[int]) -> list[list[int]]:
+    """Consecutive integers grouped: [1, 2, 4] -> [[1, 2], [4]] (no line across a gap)."""
+    out: list[list[int]] = []
+    for x in xs:
+        if out and x == out[-1][-1] + 1:
+            out[-1].append(x)
+        else:
+            out.append([x])
+    return out
 
-    `table` is Table 3 (`analysis.tables.etf_vs_freeze`); `trials` maps a study name to its
-    ok final rows (with `arm`), drawn as faint points behind the means.
+
+def controls(table: pd.DataFrame):
+    """Final test accuracy against layers fixed, one line per kind (every kind of
+    nc_core.etf.FIXED_KINDS, said "not run" where a study has none), mean ± 95% CI; the
+    baseline is a horizontal band, not a cell. Cells with 0 layers fixed are left out, and no
+    line joins counts with none between them. One panel per (study, setup).
+
+    `table` is `analysis.tables.controls`.
     """
-    if table.empty:
-        raise style.NothingToDraw("no study has ETF or freeze trials")
+    if table.empty or not (table["arm"] != "baseline").any():
+        raise style.NothingToDraw("no study has a trial with a fixed layer")
     setup = [
         c
         for c in table.columns
@@ -111,81 +164,111 @@ def etf_vs_freeze(table: pd.DataFrame, trials: dict[str, pd.DataFrame]):
             "n",
             "test_acc_mean",
             "test_acc_std",
+            "test_acc_ci95",
             "train_acc_mean",
         )
     ]
-    panels = list(table.groupby(["study"] + setup, dropna=False, sort=False))
-    fig, axes = style.grid(len(panels), size=(4.4, 3.4))
+    keyed = table.assign(**{c: table[c].map(str) for c in setup})
+    panels = list(keyed.groupby(["study"] + setup, sort=False))
+    fig, axes = style.grid(len(panels), size=(4.6, 3.5))
+    kinds = list(FIXED_KINDS) + sorted(set(table["arm"]) - set(FIXED_KINDS) - {"baseline"})
+    dodge = {k: (i - (len(kinds) - 1) / 2) * 0.07 for i, k in enumerate(kinds)}
+    missing_all = []
     for ax, (key, g) in zip(axes, panels, strict=True):
-        key = key if isinstance(key, tuple) else (key,)
-        arms = _arms(g)
-        pts = trials.get(key[0], pd.DataFrame())
-        for col, value in zip(setup, key[1:], strict=True):
-            if len(pts) and not pd.isna(value):
-                pts = pts[pts[col] == value]
-        for arm in arms:
-            a = g[g["arm"] == arm].sort_values("layers_fixed")
-            x = a["layers_fixed"] + OFFSETS.get(arm, 0.0)
-            ax.errorbar(
-                x,
-                a["test_acc_mean"],
-                yerr=a["test_acc_std"].fillna(0),
-                color=style.color(arm),
-                marker=style.marker(arm),
-                ms=6 if arm != "baseline" else 10,
-                capsize=3,
-                lw=1.2,
-                label=style.label(arm),
-            )
-            if len(pts):
-                p = pts[pts["arm"] == arm]
-                ax.scatter(
-                    p["layers_fixed"] + OFFSETS.get(arm, 0.0),
-                    100 * p["test_acc"],
-                    s=10,
-                    color=style.color(arm),
-                    alpha=0.35,
+        base = g[g["arm"] == "baseline"]
+        for r in base.itertuples():
+            ax.axhline(r.test_acc_mean, color=style.color("baseline"), lw=1.2)
+            if not np.isnan(r.test_acc_ci95):
+                ax.axhspan(
+                    max(r.test_acc_mean - r.test_acc_ci95, 0),
+                    min(r.test_acc_mean + r.test_acc_ci95, 100),
+                    color=style.color("baseline"),
+                    alpha=0.08,
                     lw=0,
                 )
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        extra = ", ".join(
-            f"{c} {v:g}" if isinstance(v, float) else f"{c} {v}"
-            for c, v in zip(setup, key[1:], strict=True)
-            if not pd.isna(v)
-        )
-        ax.set_title(key[0] + (f" ({extra})" if extra else ""))
+        counts = sorted(int(c) for c in g.loc[g["arm"] != "baseline", "layers_fixed"].dropna())
+        missing = []
+        for kind in kinds:
+            a = g[g["arm"] == kind].sort_values("layers_fixed")
+            if a.empty:
+                missing.append(kind)
+                continue
+            by = {int(r.layers_fixed): r for r in a.itertuples()}
+            for k, run in enumerate(_runs(sorted(by))):
+                ax.errorbar(
+                    [x + dodge[kind] for x in run],
+                    [by[x].test_acc_mean for x in run],
+                    yerr=pct_bars(
+                        [by[x].test_acc_mean for x in run], [by[x].test_acc_ci95 for x in run]
+                    ),
+                    color=style.color(kind),
+                    marker=style.marker(kind),
+                    ms=5,
+                    capsize=2,
+                    lw=1.2,
+                    label=style.label(kind) if k == 0 else None,
+                )
+        ax.xaxis.set_major_locator(FixedLocator(sorted(set(counts))))
+        ax.set_xlim(min(counts) - 0.5, max(counts) + 0.5)
         ax.set_xlabel("layers fixed at the last epoch")
+        study, values = key[0], key[1:]
+        extra = ", ".join(f"{c} {v}" for c, v in zip(setup, values, strict=True) if v != "nan")
+        ax.set_title(study + (f" ({extra})" if extra else ""), fontsize=9)
+        if missing:
+            ax.text(
+                0.01,
+                0.01,
+                "not run: " + ", ".join(missing),
+                transform=ax.transAxes,
+                fontsize=7,
+                color="grey",
+                va="bottom",
+            )
+            missing_all.append(f"{study}{f' ({extra})' if extra else ''}: {', '.join(missing)}")
     axes[0].set_ylabel("final test accuracy (%)")
+    handles = [
+        plt.Line2D([], [], color=style.color(k), marker=style.marker(k), label=style.label(k))
+        for k in kinds
+    ] + [plt.Line2D([], [], color=style.color("baseline"), label="baseline (band: 95% CI)")]
     fig.suptitle(
-        "ETF vs freeze-in-place at equal layers fixed (mean ± std over seeds)", fontsize=11
+        "Every kind at equal layers fixed (mean ± 95% CI over trials; 0-fixed cells left out)",
+        fontsize=11,
     )
     fig.tight_layout()
-    style.figure_legend(fig, axes, ncol=4)
-    return fig, freeze_gap_sentence(table)
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=len(handles),
+        frameon=False,
+    )
+    note = gap_sentence(table)
+    if missing_all:
+        note += " Kinds not run: " + "; ".join(missing_all) + "."
+    return fig, note
 
 
-def freeze_gap_sentence(table: pd.DataFrame) -> str:
-    """'canonical − freeze: mean +0.50 pp over 4 matched cells …' from Table 3."""
+def gap_sentence(table: pd.DataFrame) -> str:
+    """'canonical − freeze: mean +0.50 pp over 4 matched cells …' from the controls table,
+    each ETF kind against each control kind at equal (study, setup, layers fixed)."""
+    cells = table[table["arm"] != "baseline"]
     keys = [
         c
-        for c in table.columns
-        if c not in ("arm", "n", "test_acc_mean", "test_acc_std", "train_acc_mean")
+        for c in cells.columns
+        if c not in ("arm", "n", "test_acc_mean", "test_acc_std", "test_acc_ci95", "train_acc_mean")
     ]
-    cells = table.assign(**{k: table[k].map(str) for k in keys})  # NaN keys: other studies
+    cells = cells.assign(**{k: cells[k].map(str) for k in keys})
     wide = cells.pivot_table(index=keys, columns="arm", values="test_acc_mean")
-    if "freeze" not in wide:
-        return "No freeze-in-place trials ran, so whether ETF structure matters stays open."
     parts = []
-    for kind in [k for k in ("canonical", "rotated") if k in wide] + sorted(
-        set(wide.columns) - {"canonical", "rotated", "freeze", "baseline"}
-    ):
-        gap = (wide[kind] - wide["freeze"]).dropna()
-        if len(gap):
-            parts.append(
-                f"{kind} − freeze: mean {gap.mean():+.2f} pp test accuracy over "
-                f"{len(gap)} (study, setup, layers fixed) cells "
-                f"(range {gap.min():+.2f} to {gap.max():+.2f})"
-            )
+    for etf in [k for k in ("canonical", "rotated") if k in wide]:
+        for control in [k for k in ("orthogonal", "freeze") if k in wide]:
+            gap = (wide[etf] - wide[control]).dropna()
+            if len(gap):
+                parts.append(
+                    f"{etf} − {control}: mean {gap.mean():+.2f} pp test accuracy over "
+                    f"{len(gap)} matched cell{'s' if len(gap) != 1 else ''} "
+                    f"(range {gap.min():+.2f} to {gap.max():+.2f})"
+                )
     if not parts:
-        return "No cell has both an ETF kind and freeze at the same layers fixed."
+        return "No cell has both an ETF kind and a control kind at the same layers fixed."
     return "; ".join(parts) + "."

@@ -1,5 +1,6 @@
-"""Figure 2: accuracy and trainable parameters per epoch, baseline against Adaptive-ETF (mean
-over ok seeds, band: ± 1 std), with the epochs at which layers were fixed marked."""
+"""Training curves: accuracy and trainable parameters per epoch, each arm beside the baseline
+(mean over ok seeds, band: 95% CI), with the epochs at which layers were fixed drawn as dotted
+lines and named."""
 
 from __future__ import annotations
 
@@ -8,94 +9,90 @@ import numpy as np
 
 from . import style
 from .load import Study
-from .trials import final_rows, fix_epochs, is_baseline, representative_arm
+from .stats import count, t975
+from .trials import fix_epochs
 
 
-def training_curves(study: Study):
-    """Figure 2 for the representative Adaptive-ETF arm (eps 0.1 canonical, else the first)."""
-    final = final_rows(study.epochs)
-    arm = representative_arm(final)
-    if arm is None:
-        raise style.NothingToDraw(f"{study.name}: no ok Adaptive-ETF trial")
-    eps, kind = arm
-    ok = final[final["status"] == "ok"]
-    adaptive_ids = ok.loc[
-        (ok["policy"] == "adaptive") & np.isclose(ok["eps"], eps) & (ok["kind"] == kind), "trial_id"
-    ]
-    base_ids = ok.loc[is_baseline(ok), "trial_id"]
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(7.5, 6.2), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+def _curve(ax, rows, column, *, color, ls, label, scale=100.0):
+    per = rows.groupby("epoch")[column]
+    mean, sd, n = scale * per.mean(), scale * per.std(), per.count()
+    ci = sd * [t975(k - 1) / np.sqrt(k) if k > 1 else np.nan for k in n]
+    ax.plot(mean.index, mean, ls, color=color, label=label)
+    if ci.notna().any():
+        ax.fill_between(mean.index, mean - ci, mean + ci, color=color, alpha=0.15, lw=0)
+    return mean
+
+
+def training_curves(study: Study, arms, baseline_ids, *, title: str = ""):
+    """One column per arm: top, train (solid) and test (dashed) accuracy of the arm and the
+    baseline; bottom, trainable parameters. Dotted lines: the median epoch at whose end each
+    layer was fixed, over the arm's seeds.
+
+    `arms`: [(label, arm for the colour, trial ids)]; `baseline_ids` may be empty (one run).
+    """
+    arms = [(t, a, ids) for t, a, ids in arms if study.epochs["trial_id"].isin(ids).any()]
+    if not arms:
+        raise style.NothingToDraw(f"{study.name}: no ok trial to draw")
+    fig, axes = plt.subplots(
+        2,
+        len(arms),
+        figsize=(4.4 * len(arms), 5.4),
+        sharex=True,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [2, 1]},
     )
-    arms = [
-        ("baseline", base_ids, style.label("baseline")),
-        (kind, adaptive_ids, f"Adaptive-ETF eps={eps:g}, {kind}"),
-    ]
-    ends = {}
-    for name, ids, text in arms:
-        rows = study.epochs[study.epochs["trial_id"].isin(ids)]
-        if rows.empty:
-            continue
-        per = rows.groupby("epoch")
-        for col, ls in (("train_acc", "-"), ("test_acc", "--")):
-            mean, std = 100 * per[col].mean(), 100 * per[col].std().fillna(0)
-            top.plot(
-                mean.index,
-                mean,
-                ls,
-                color=style.color(name),
-                label=f"{text}, {col.split('_')[0]} (n={len(ids)})",
-            )
-            top.fill_between(
-                mean.index, mean - std, mean + std, color=style.color(name), alpha=0.15, lw=0
-            )
-            ends[(name, col)] = mean.iloc[-1]
-        params = per["trainable_params"].mean()
-        bottom.plot(
-            params.index,
-            params,
-            color=style.color(name),
-            marker=style.marker(name),
-            ms=4,
-            label=text,
-        )
-        ends[(name, "params")] = (params.iloc[0], params.iloc[-1])
     fixes = fix_epochs(study.layers, study.epochs)
-    fixes = fixes[fixes["trial_id"].isin(adaptive_ids) & (fixes["epoch"] > 0)]
-    when = fixes.groupby("layer")["epoch"].median().sort_values()
-    for epoch, layers in when.groupby(when, sort=True):
-        for ax in (top, bottom):
-            ax.axvline(epoch, color=style.color(kind), ls=":", lw=1)
-        top.annotate(
-            ", ".join(layers.index),
-            (epoch, 0.98),
-            xycoords=("data", "axes fraction"),
-            rotation=90,
-            va="top",
-            ha="right",
-            fontsize=7,
-            color=style.color(kind),
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+    base = study.epochs[study.epochs["trial_id"].isin(baseline_ids)]
+    notes = []
+    for j, (text, arm, ids) in enumerate(arms):
+        top, bottom = axes[0, j], axes[1, j]
+        rows = study.epochs[study.epochs["trial_id"].isin(ids)]
+        n = rows["trial_id"].nunique()
+        shown = [(text, arm, rows, n)]
+        if len(base):
+            shown.append(("baseline", "baseline", base, base["trial_id"].nunique()))
+        ends = {}
+        for name, a, r, k in shown:
+            colour = style.color(a)
+            for col, ls in (("train_acc", "-"), ("test_acc", "--")):
+                m = _curve(top, r, col, color=colour, ls=ls, label=f"{name}, {col[:-4]} (n={k})")
+                ends[(name, col)] = m.iloc[-1]
+            p = r.groupby("epoch")["trainable_params"].mean()
+            bottom.plot(p.index, p, color=colour, marker=style.marker(a), ms=4, label=name)
+        when = fixes[fixes["trial_id"].isin(ids) & (fixes["epoch"] > 0)]
+        when = when.groupby("layer")["epoch"].median().sort_values()
+        for epoch, layers in when.groupby(when, sort=True):
+            for ax in (top, bottom):
+                ax.axvline(epoch, color=style.color(arm), ls=":", lw=1.2)
+            top.annotate(
+                ", ".join(layers.index),
+                (epoch, 0.02),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="bottom",
+                ha="right",
+                fontsize=7,
+                color=style.color(arm),
+            )
+        top.set_title(f"{text} ({count(n, 'seed')})", fontsize=9)
+        top.legend(loc="lower right", fontsize=6)
+        bottom.yaxis.set_major_formatter(style.PARAMS_TICKS)
+        style.epoch_axis(bottom)
+        fixed = ", ".join(f"{k}@{v:g}" for k, v in when.items())
+        note = f"{text}: " + (
+            f"fixed {fixed} (median epoch at whose end)" if fixed else "no layer fixed"
         )
-    top.set_ylabel(style.ACC_LABEL)
-    top.legend(loc="lower right")
-    top.set_title(
-        f"{study.name}: baseline vs Adaptive-ETF (dotted: median epoch a layer was fixed)"
+        if ("baseline", "test_acc") in ends:
+            note += (
+                f", final test {ends[(text, 'test_acc')]:.2f}% against the baseline's "
+                f"{ends[('baseline', 'test_acc')]:.2f}%"
+            )
+        notes.append(note)
+    axes[0, 0].set_ylabel(style.ACC_LABEL + "\nsolid: train, dashed: test")
+    axes[1, 0].set_ylabel(style.PARAMS_LABEL)
+    fig.suptitle(
+        title or f"{study.name}: training curves (band: 95% CI; dotted: a layer fixed)",
+        fontsize=11,
     )
-    bottom.set_ylabel(style.PARAMS_LABEL)
-    bottom.set_xlabel("epoch")
-    bottom.yaxis.set_major_formatter(style.PARAMS_TICKS)
-    bottom.legend(loc="center right")
     fig.tight_layout()
-    note = (
-        f"Adaptive-ETF (eps={eps:g}, {kind}, {len(adaptive_ids)} seeds) fixed "
-        f"{', '.join(f'{k}@{v:g}' for k, v in when.items()) or 'no layer'} (median epoch)"
-    )
-    if ("baseline", "test_acc") in ends and (kind, "test_acc") in ends:
-        p0, p1 = ends[(kind, "params")]
-        note += (
-            f"; final train/test {ends[(kind, 'train_acc')]:.2f}/"
-            f"{ends[(kind, 'test_acc')]:.2f}% against the baseline's "
-            f"{ends[('baseline', 'train_acc')]:.2f}/{ends[('baseline', 'test_acc')]:.2f}%; "
-            f"trainable parameters {p0:,.0f} -> {p1:,.0f}"
-        )
-    return fig, note + "."
+    return fig, "; ".join(notes) + "."

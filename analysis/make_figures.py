@@ -1,18 +1,22 @@
-"""Tables, figures and REPORT.md from the study results.
+"""Tables, figures and REPORT.md from study results, or from one training run.
 
-    python analysis/make_figures.py [--results results] [--out figures] [--preset quick] [--pdf]
+    python -m analysis.make_figures [--results results] [--study NAME ...] [--out figures]
+                                    [--storage DIR] [--eps EPS] [--pdf]
+    python -m analysis.make_figures --run run.parquet [--out DIR]
 
-Reads `<results>/<study>/{epochs,layers}.parquet` for eps_sweep, depth_width and vit_blocks
-(`<study>-<preset>` with --preset, the studies' default names; a missing study is skipped, and
-the report says so), checks every table's columns before writing anything, and writes Tables 1-3
-(Markdown + CSV), Figures 1-5 (PNG, PDF with --pdf) and REPORT.md into `<out>`, each file
-atomically. Exit code 2: an unreadable or wrong-schema results file (the message names it and
-the missing columns) or no results folder.
+Studies: every `<results>/<name>/{epochs,layers}.parquet` found (or the `--study` names), each
+analysed by what it is (read from its stored study file, else inferred from its tables: see
+`analysis.load`). A run: the `--out` table of `python -m nc_core.train` and the
+`.layers.parquet` beside it. Every input is checked before anything is written; a bad one is
+one line naming it and exit status 2, with nothing created or changed. Each output file is
+written atomically into `--out`.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -22,14 +26,17 @@ if not __package__:  # run as a file, `python analysis/make_figures.py`: import 
 
 from . import style
 from .atomic import save_figure_atomic, write_text_atomic
-from .fig_layers import ncc_heatmap, ncc_per_layer
-from .fig_tradeoffs import etf_vs_freeze, freeze_gap_sentence, pareto
-from .fig_training import training_curves
-from .load import STUDIES, ResultsSchemaError, load_all
-from .report import Drawn, best_sentence, build_report
-from .tables import TABLE1_KEYS, TABLE2_KEYS, table1_mlp, table2_vit, write_table
-from .tables import etf_vs_freeze as table3
-from .trials import final_rows, with_arm
+from .fig_tradeoffs import controls as controls_figure
+from .load import ResultsSchemaError, Study, find_studies, load_all, load_run
+from .report import Drawn, build_report, chosen_sentence
+from .sections import JOBS
+from .tables import KEYS, controls, study_table, write_table
+
+METHOD = {"eps_sweep": "Adaptive-ETF", "vit_blocks": "ETF-Transformer", "depth_width": "StaticETF"}
+
+
+class BadInput(Exception):
+    """An argument that cannot work; the message names it and what is allowed."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -40,128 +47,114 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=Path("results"),
         help="folder holding <study>/epochs.parquet and layers.parquet",
     )
+    p.add_argument("--study", nargs="+", metavar="NAME", help="studies to analyse (default: all)")
+    p.add_argument(
+        "--storage",
+        type=Path,
+        help="the studies' Tune storage, to read their study files (default: <results>/ray)",
+    )
+    p.add_argument("--run", type=Path, help="one run's --out table (python -m nc_core.train)")
     p.add_argument("--out", type=Path, default=Path("figures"), help="output folder")
+    p.add_argument(
+        "--eps",
+        type=float,
+        help="NCC-error threshold of the effective depth and of the arms drawn per layer "
+        "(default: 0.1 where it ran, else the sweep's middle eps; a run: its own eps)",
+    )
     p.add_argument("--pdf", action="store_true", help="also write each figure as PDF")
-    p.add_argument(
-        "--preset",
-        choices=("smoke", "quick", "paper"),
-        help="read the studies of this preset (<study>-PRESET, their default names); "
-        "without it, folders named <study>",
-    )
-    p.add_argument(
-        "--study",
-        action="append",
-        default=[],
-        metavar="STUDY=NAME",
-        help="read STUDY (eps_sweep, depth_width, vit_blocks) from RESULTS/NAME (repeatable)",
-    )
-    args = p.parse_args(argv)
-    args.folders = {s: f"{s}-{args.preset}" for s in STUDIES} if args.preset else {}
-    for item in args.study:
-        study, sep, name = item.partition("=")
-        if not sep or study not in STUDIES or not name:
-            p.error(f"--study {item!r}: expected STUDY=NAME with STUDY one of {STUDIES}")
-        args.folders[study] = name
-    return args
+    return p.parse_args(argv)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse arguments that cannot work, before reading or writing anything."""
+    if args.eps is not None and not (math.isfinite(args.eps) and 0 < args.eps < 1):
+        raise BadInput(f"--eps {args.eps}: expected a number in (0, 1), e.g. 0.1")
+    if args.run is not None and args.study:
+        raise BadInput("--run and --study: give one (a run's table, or studies of --results)")
+    if args.run is not None and args.run.suffix != ".parquet":
+        raise BadInput(f"--run {args.run}: expected the .parquet table written by --out")
+    if args.run is None and not args.results.is_dir():
+        raise BadInput(
+            f"--results {args.results}: no such folder; run a study first (make study) or pass "
+            "--results"
+        )
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: is a file; expected a folder for the figures")
+    parent = next((p for p in [out, *out.parents] if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BadInput(f"--out {out}: {parent} is not writable; pass another --out")
+
+
+def load(args: argparse.Namespace) -> dict[str, Study]:
+    if args.run is not None:
+        study = load_run(args.run)
+        return {study.name: study}
+    if not args.study and not find_studies(args.results):
+        raise BadInput(
+            f"--results {args.results}: no study found (no <name>/epochs.parquet); run one "
+            "first (make study) or pass another --results"
+        )
+    return load_all(args.results, args.study, storage=args.storage)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not args.results.is_dir():
-        print(
-            f"error: results folder {args.results} does not exist; run a study first "
-            "(make study) or pass --results",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        studies = load_all(args.results, folders=args.folders)
-    except ResultsSchemaError as err:
+        check_args(args)
+        studies = load(args)
+    except (BadInput, ResultsSchemaError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    for name, study in studies.items():
-        if study is None:
-            folder = args.folders.get(name, name)
-            print(f"skip {name}: no {args.results / folder / 'epochs.parquet'}")
-    present = [s for s in studies.values() if s is not None]
-    out = args.out
-    written: list[Path] = []
+    for study in studies.values():
+        print(f"{study.name}: {study.kind} ({study.kind_source})")
+        for problem in study.problems:
+            print(f"warning: {study.name}: {problem}")
+    out, written = args.out, []
 
     tables, notes = {}, {}
-    mlp, vit = studies["eps_sweep"], studies["vit_blocks"]
-    if mlp is not None:
-        tables["table1_mlp"] = table1_mlp(mlp)
-        notes["table1_mlp"] = best_sentence(tables["table1_mlp"], "Adaptive-ETF", TABLE1_KEYS)
-    if vit is not None:
-        tables["table2_vit"] = table2_vit(vit)
-        notes["table2_vit"] = best_sentence(tables["table2_vit"], "ETF-Transformer", TABLE2_KEYS)
-    kinds = table3(present)
-    if len(kinds):
-        tables["table3_etf_vs_freeze"] = kinds
-        notes["table3_etf_vs_freeze"] = freeze_gap_sentence(kinds)
-    else:
-        notes["table3_etf_vs_freeze"] = "no study with ETF or freeze trials"
-    for stem, table in tables.items():
-        written += write_table(table, out, stem)
+    for name, study in studies.items():
+        if study.kind == "runs":
+            continue
+        tables[name] = study_table(study)
+        notes[name] = chosen_sentence(tables[name], METHOD[study.kind], KEYS[study.kind])
+        written += write_table(tables[name], out, f"{name}_table")
 
-    ok_trials = {}
-    for s in present:
-        final = with_arm(final_rows(s.epochs))
-        ok_trials[s.name] = final[final["status"] == "ok"]
-    plan = [
-        (
-            "Figure 1: NCC accuracy per layer and effective depth",
-            "fig1_ncc_per_layer",
-            "depth_width",
-            ncc_per_layer,
-        ),
-        (
-            "Figure 2: accuracy and trainable parameters per epoch",
-            "fig2_training",
-            "eps_sweep",
-            training_curves,
-        ),
-        (
-            "Figure 3: train NCC accuracy, layer x epoch",
-            "fig3_ncc_heatmap",
-            "eps_sweep",
-            ncc_heatmap,
-        ),
-        (
-            "Figure 4: test accuracy against trainable parameters",
-            "fig4_pareto",
-            "eps_sweep",
-            pareto,
-        ),
-    ]
-    figures = []
-    for title, stem, needs, draw in plan:
-        figures.append(
-            render(
-                title,
-                stem,
-                out,
-                args.pdf,
-                studies[needs] is not None,
-                f"study {needs} is missing",
-                lambda d=draw, n=needs: d(studies[n]),
+    figures: dict[str, list[Drawn]] = {}
+    for name, study in studies.items():
+        figures[name] = [
+            render(job.title, job.stem, out, args.pdf, job.draw, job.shows)
+            for job in JOBS[study.kind](study, args.eps)
+        ]
+    drawn_controls = []
+    if args.run is None:
+        table = controls(list(studies.values()))
+        if len(table):
+            written += write_table(table, out, "controls")
+            drawn_controls.append(
+                render(
+                    "Every kind at equal layers fixed",
+                    "controls",
+                    out,
+                    args.pdf,
+                    lambda: controls_figure(table),
+                    "Final test accuracy against layers fixed for each kind, the ETF kinds "
+                    "beside the random-isometry and freeze-in-place controls, with each "
+                    "setup's baseline as a band; only cells where layers were fixed are drawn.",
+                )
             )
-        )
-    figures.append(
-        render(
-            "Figure 5: ETF against freeze-in-place at equal layers fixed",
-            "fig5_etf_vs_freeze",
-            out,
-            args.pdf,
-            len(kinds) > 0,
-            notes.get("table3_etf_vs_freeze", ""),
-            lambda: etf_vs_freeze(kinds, ok_trials),
-        )
-    )
-    written += [f.path for f in figures if f.path is not None]
+    for drawn in [d for ds in figures.values() for d in ds] + drawn_controls:
+        if drawn.path is not None:
+            written.append(drawn.path)
 
+    source = str(args.run) if args.run is not None else str(args.results)
     text = build_report(
-        results=args.results, studies=studies, tables=tables, table_notes=notes, figures=figures
+        source=source,
+        studies=studies,
+        tables=tables,
+        table_notes=notes,
+        figures=figures,
+        controls=drawn_controls,
     )
     written.append(write_text_atomic(out / "REPORT.md", text))
     for path in written:
@@ -169,19 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def render(
-    title: str, stem: str, out: Path, pdf: bool, available: bool, why_not: str, draw
-) -> Drawn:
+def render(title: str, stem: str, out: Path, pdf: bool, draw, shows: str = "") -> Drawn:
     """Draw one figure and save it, or record (and print) why it was skipped."""
-    if not available:
-        print(f"skip {stem}: {why_not}")
-        return Drawn(title, None, why_not)
     try:
         fig, note = draw()
     except style.NothingToDraw as reason:
         print(f"skip {stem}: {reason}")
-        return Drawn(title, None, str(reason))
-    return Drawn(title, save_figure_atomic(fig, out, stem, pdf=pdf), note)
+        return Drawn(title, None, str(reason), shows)
+    return Drawn(title, save_figure_atomic(fig, out, stem, pdf=pdf), note, shows)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""`REPORT.md`: every table and figure with a sentence computed from the data, the paper's
-reference numbers beside ours, the scale each study ran at, and the trials left out."""
+"""`REPORT.md` as a results section: the paper's numbers beside ours (the arm chosen by a
+stated rule), each study's table and figures with two sentences each, the controls, notes on
+reproducing the paper, and the trials left out."""
 
 from __future__ import annotations
 
@@ -9,43 +10,46 @@ from pathlib import Path
 import pandas as pd
 
 from nc_core.config import PRESETS
+from nc_core.etf import ETF_KINDS
+from nc_core.study import final_epochs
 
-from .load import Study
-from .tables import TABLE2_KEYS, markdown
-from .trials import SETUP_FIELDS, final_rows, with_arm
+from .load import KIND_TITLES, Study
+from .stats import count
+from .tables import KEYS, WITHIN, baseline_of, markdown, paper_arm
+from .trials import with_arm
 
 # Liu, arXiv 2412.00884, Fashion-MNIST (train %, test %); None: not reported.
 PAPER = {
-    "Adaptive-ETF (MLP)": (98.09, 89.38),
-    "ETF-Transformer (ViT)": (93.23, 89.78),
-    "ViT baseline": (93.91, None),
+    "Adaptive-ETF (MLP)": ("eps_sweep", "Adaptive-ETF", (98.09, 89.38)),
+    "MLP baseline": ("eps_sweep", "baseline", (None, None)),
+    "ETF-Transformer (ViT)": ("vit_blocks", "ETF-Transformer", (93.23, 89.78)),
+    "ViT baseline": ("vit_blocks", "baseline", (93.91, None)),
 }
-
-
-LEGENDS = {
-    "table1_mlp": "`fixed_at`: layer@median epoch it was fixed over the arm's ok seeds ((k/n): "
-    "fixed in k of n seeds); `params reduction`: trainable parameters below the "
-    "baseline's, in %; `excluded`: diverged or failed trials (listed at the end).",
-    "table2_vit": "`fixed_at`: layer@epoch, 0 = fixed from the start (ETF-Transformer blocks are "
-    "static); other columns as in Table 1.",
-    "table3_etf_vs_freeze": "One row per (study, setup, layers fixed at the last epoch, arm); "
-    "`n` ok trials, pooled over every other setting (eps, fix_from, "
-    "blocks), baselines at 0 layers fixed.",
-}
+PAPER_CODE = "emilyzfliu/simplex-intermediate-nc"
+RULE = (
+    f"The arm beside the paper's number is chosen by one rule: among the ETF arms (canonical "
+    f"or rotated; the controls are not the paper's method) that fixed at least one layer and "
+    f"whose mean test accuracy is within {WITHIN} points of their "
+    "baseline's, the one with the most parameters fixed (fewest trainable). An arm that fixed "
+    "nothing is the baseline and is never chosen."
+)
 
 
 @dataclass(frozen=True)
 class Drawn:
-    """A figure's outcome: its PNG (None when skipped) and what it shows, or why it is absent."""
+    """A figure's outcome: its PNG (None when skipped), what it shows, and the computed note
+    (or why it is absent)."""
 
     title: str
     path: Path | None
     note: str
+    shows: str = ""
 
 
-def _scale(study: Study) -> str:
-    """'mlp width 64 depth 6, fashion_mnist, 8 epochs, 100 images/class, seeds 0-2 (3)'."""
-    f = final_rows(study.epochs)
+def scale(study: Study) -> str:
+    """'MLP width 64 depth 6; fashion_mnist; 8 epochs; first 100 train images per class;
+    3 seeds [0, 1, 2]; 21 trials'."""
+    f = final_epochs(study.epochs)
     model = "/".join(sorted(f["model"].astype(str).unique()))
     if model == "vit":
         shape = "ViT " + ", ".join(
@@ -65,106 +69,192 @@ def _scale(study: Study) -> str:
     epochs = "/".join(str(int(e)) for e in sorted(f["epochs"].unique()))
     return (
         f"{shape}; {', '.join(sorted(f['dataset'].unique()))}; {epochs} epochs; "
-        f"{', '.join(sorted(subsets))}; {len(seeds)} seed(s) {seeds}; {len(f)} trials"
+        f"{', '.join(sorted(subsets))}; {count(len(seeds), 'seed')} {seeds}; "
+        f"{count(len(f), 'trial')}"
     )
-
-
-def _row_for(table: pd.DataFrame, method: str) -> pd.Series | None:
-    rows = table[(table["method"] == method) & table["test_acc_mean"].notna()]
-    return None if rows.empty else rows.loc[rows["test_acc_mean"].idxmax()]
-
-
-def _baseline_for(table: pd.DataFrame, row: pd.Series) -> pd.Series | None:
-    base = table[table["method"] == "baseline"]
-    for col in [c for c in SETUP_FIELDS if c in table]:
-        base = base[base[col].map(str) == str(row[col])]
-    return None if base.empty else base.iloc[0]
-
-
-def _arm_text(row: pd.Series, keys: list[str]) -> str:
-    return ", ".join(
-        f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}"
-        for k in keys
-        if k in row and k != "method"
-    )
-
-
-def best_sentence(table: pd.DataFrame, method: str, keys: list[str]) -> str:
-    """'best Adaptive-ETF: eps=…, kind=…, test …% vs baseline …%, …% fewer trainable params'."""
-    row = _row_for(table, method)
-    if row is None:
-        return f"No ok {method} trial."
-    text = (
-        f"Best {method} by mean test accuracy: {_arm_text(row, keys)}: train "
-        f"{row['train_acc_mean']:.2f}%, test {row['test_acc_mean']:.2f}% "
-        f"(n={row['n_seeds']})"
-    )
-    base = _baseline_for(table, row)
-    if base is not None:
-        text += (
-            f" against the baseline's train {base['train_acc_mean']:.2f}%, test "
-            f"{base['test_acc_mean']:.2f}% (n={base['n_seeds']}), with "
-            f"{row['params_reduction_pct']:.1f}% fewer trainable parameters "
-            f"({row['trainable_params_mean']:,.0f} vs {base['trainable_params_mean']:,.0f})"
-        )
-    return text + "."
 
 
 def _fmt(value) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.2f}"
 
 
-def paper_section(tables: dict[str, pd.DataFrame], studies: dict[str, Study | None]) -> str:
-    """The paper's numbers beside ours, with the scale ours ran at."""
-    t1, t2 = tables.get("table1_mlp"), tables.get("table2_vit")
-    ours = {
-        "Adaptive-ETF (MLP)": (t1, "Adaptive-ETF", "eps_sweep"),
-        "ETF-Transformer (ViT)": (t2, "ETF-Transformer", "vit_blocks"),
-        "ViT baseline": (t2, "baseline", "vit_blocks"),
-    }
-    lines = [
-        "| result | paper train / test (%) | ours train / test (%) | ours − paper (pp) | "
-        "our arm | our scale |",
-        "|---|---|---|---|---|---|",
-    ]
-    arm_keys = {"Adaptive-ETF": ["eps", "kind"], "ETF-Transformer": TABLE2_KEYS, "baseline": []}
-    for name, paper in PAPER.items():
-        table, method, study = ours[name]
-        row = None if table is None else _row_for(table, method)
-        scale = "study not run" if studies.get(study) is None else _scale(studies[study])
-        mine = (None, None) if row is None else (row["train_acc_mean"], row["test_acc_mean"])
-        gaps = [None if m is None or p is None else m - p for m, p in zip(mine, paper, strict=True)]
-        arm = "—" if row is None else (_arm_text(row, arm_keys[method]) or method)
-        lines.append(
-            f"| {name} | {_fmt(paper[0])} / {_fmt(paper[1])} | {_fmt(mine[0])} / "
-            f"{_fmt(mine[1])} | {' / '.join('—' if g is None else f'{g:+.2f}' for g in gaps)} | "
-            f"{arm} | {scale} |"
+def _arm_text(row: pd.Series, keys: list[str]) -> str:
+    parts = []
+    for k in keys:
+        if k == "method" or k not in row or pd.isna(row[k]):
+            continue
+        v = row[k]
+        parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+    return ", ".join(parts)
+
+
+def _ci(row: pd.Series, col: str) -> str:
+    m, c = row[f"{col}_mean"], row.get(f"{col}_ci95", float("nan"))
+    if pd.isna(m):
+        return "—"
+    return f"{m:.2f}" if pd.isna(c) else f"{m:.2f} ± {c:.2f}"
+
+
+def chosen_sentence(table: pd.DataFrame, method: str, keys: list[str]) -> str:
+    """The rule's arm against its baseline, with n, the paired difference and the parameters."""
+    row = paper_arm(table, method)
+    if row is None:
+        fixed = table[
+            (table["method"] == method)
+            & table["kind"].isin(ETF_KINDS)
+            & (table["layers_fixed_mean"] > 0)
+        ]
+        if fixed.empty:
+            return f"No {method} arm fixed a layer, so none is set beside the paper's number."
+        best = fixed.loc[fixed["test_acc_mean"].idxmax()]
+        return (
+            f"No {method} arm that fixed a layer came within {WITHIN} points of its baseline; "
+            f"the closest, {_arm_text(best, keys)}, reached {_ci(best, 'test_acc')}% test "
+            f"(n={int(best['n_seeds'])}, {best['test_acc_diff']:+.2f} pp paired)."
         )
+    base = baseline_of(table, row)
+    text = (
+        f"By the rule, {method} {_arm_text(row, keys)}: test {_ci(row, 'test_acc')}% "
+        f"(n={int(row['n_seeds'])}), {row['layers_fixed_mean']:.1f} layers fixed, "
+        f"{row['params_reduction_pct']:.1f}% fewer trainable parameters"
+    )
+    if base is not None:
+        diff = row["test_acc_diff"]
+        text += (
+            f" than the baseline, whose test accuracy is {_ci(base, 'test_acc')}% "
+            f"(n={int(base['n_seeds'])}); paired by seed the difference is "
+            + (
+                f"{diff:+.2f}"
+                + (
+                    ""
+                    if pd.isna(row["test_acc_diff_ci95"])
+                    else f" ± {row['test_acc_diff_ci95']:.2f}"
+                )
+                + f" pp (n={int(row['n_pairs'])})"
+                if not pd.isna(diff)
+                else "not defined (no shared seed)"
+            )
+        )
+    return text + "."
+
+
+def paper_section(tables: dict[str, pd.DataFrame], studies: dict[str, Study]) -> str:
+    lines = [
+        RULE,
+        "",
+        "| result | paper train / test (%) | ours train / test (%, ± 95% CI) | n | ours − paper "
+        "test (pp) | our arm | study and scale |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, (kind, method, paper) in PAPER.items():
+        of_kind = [s for s in studies.values() if s.kind == kind and s.name in tables]
+        if not of_kind:
+            lines.append(
+                f"| {name} | {_fmt(paper[0])} / {_fmt(paper[1])} | — | — | — | — | no "
+                f"{kind.replace('_', ' ')} study found |"
+            )
+            continue
+        for study in of_kind:
+            table = tables[study.name]
+            if method == "baseline":
+                rows = table[table["method"] == "baseline"]
+                row = None if rows.empty else rows.iloc[0]
+            else:
+                row = paper_arm(table, method)
+            if row is None:
+                lines.append(
+                    f"| {name} | {_fmt(paper[0])} / {_fmt(paper[1])} | — | — | — | none "
+                    f"qualifies (see below) | {study.name}: {scale(study)} |"
+                )
+                continue
+            gap = (
+                "—"
+                if paper[1] is None or pd.isna(row["test_acc_mean"])
+                else f"{row['test_acc_mean'] - paper[1]:+.2f}"
+            )
+            arm = "baseline" if method == "baseline" else _arm_text(row, KEYS[kind]) or method
+            lines.append(
+                f"| {name} | {_fmt(paper[0])} / {_fmt(paper[1])} | {_ci(row, 'train_acc')} / "
+                f"{_ci(row, 'test_acc')} | {int(row['n_seeds'])} | {gap} | {arm} | "
+                f"{study.name}: {scale(study)} |"
+            )
     mlp, vit = PRESETS["paper"], PRESETS["vit-paper"]
     lines.append(
-        f"\nThe paper trains on the full Fashion-MNIST train set (the `paper` preset: MLP width "
+        f"\nThe paper trains on the full Fashion-MNIST train set (our `paper` preset: MLP width "
         f"{mlp['width']}, depth {mlp['depth']}, {mlp['epochs']} epochs; `vit-paper`: "
-        f"{vit['epochs']} epochs) and reports one number per setting. Ours are the best arm "
-        "of each study by mean test accuracy over seeds (picking the best of several arms "
-        "flatters ours a little), at the scale in the last column. Fewer epochs lower train "
-        "accuracy; a per-class subset of the train set is easier to fit (higher train "
-        "accuracy) but generalises worse (lower test accuracy). So read the gap to our own "
-        "baseline (Tables 1 and 2) before the gap to the paper."
+        f"{vit['epochs']} epochs) and reports one number per setting, without seeds or "
+        "intervals. Fewer epochs lower train accuracy; a per-class subset of the train set is "
+        "easier to fit but generalises worse. So read the gap to our own baseline (each "
+        "study's table, paired by seed) before the gap to the paper."
     )
     return "\n".join(lines) + "\n"
 
 
-def diverged_section(studies: dict[str, Study | None]) -> str:
+def paper_length_baseline(studies: dict[str, Study]) -> str:
+    """Our constant-rate MLP baseline at the paper's length, if any study ran one."""
+    epochs = PRESETS["paper"]["epochs"]
+    rows = []
+    for study in studies.values():
+        f = with_arm(final_epochs(study.epochs))
+        sel = f[
+            (f["arm"] == "baseline")
+            & (f["model"] == "mlp")
+            & (f["epochs"] >= epochs)
+            & (f["status"] == "ok")
+        ]
+        if "schedule" in sel:
+            sel = sel[sel["schedule"] == "constant"]
+        if len(sel):
+            rows.append(
+                f"{study.name}: {100 * sel['train_acc'].mean():.2f} / "
+                f"{100 * sel['test_acc'].mean():.2f}% train / test "
+                f"(n={len(sel)}, {int(sel['epochs'].max())} epochs, constant rate)"
+            )
+    if rows:
+        return "Our constant-rate baseline at paper length: " + "; ".join(rows) + "."
+    return (
+        f"No study here ran a constant-rate MLP baseline of {epochs} or more epochs, so it "
+        "cannot be shown beside the paper's numbers yet; `python -m nc_core.train --preset "
+        "paper --policy none --schedule constant --epochs 400 --out paper_baseline.parquet` "
+        "runs it (on a GPU), and `make_figures --run paper_baseline.parquet` draws it."
+    )
+
+
+def reproduction_notes(studies: dict[str, Study]) -> str:
+    """What the paper's public code does (read at commit 0931a7c of its `simplex_etf.py`)."""
+    return "\n".join(
+        [
+            f"The paper's public code ([{PAPER_CODE}](https://github.com/{PAPER_CODE}), "
+            "`simplex_etf.py`) differs from the method the paper describes in three ways that "
+            "matter here:",
+            "",
+            "- **Its adaptive rule cannot fire.** `train` sets `patience = None` at the start of "
+            "every phase, and `update_model` builds its dict locally and never returns it, so "
+            "the patience count never passes 0. `set_etf` also reads globals `L` and `H` that "
+            "the module never defines (and is given keys like `ncc_1` that it cannot parse).",
+            "- **Its learning-rate scheduler never steps.** The step sits under "
+            "`if 'phase' == 'train':`, a comparison of two string literals, so the "
+            "MultiStepLR milestones never apply and the rate is a constant 0.01 for all 400 "
+            "epochs.",
+            "- **Its class means divide by the total count**, not the class count "
+            "(`feature_means[elem] / running_count`), so its NCC uses means shrunk towards the "
+            "origin by about 1/K: not nearest-class-centre accuracy as defined.",
+            "",
+            "So a number that code reports as Adaptive-ETF comes from a network in which no "
+            "layer was fixed adaptively, trained at a constant rate of 0.01 for 400 epochs: it "
+            "is best compared with our constant-rate baseline at paper length, and its NCC "
+            "values are not comparable with ours. " + paper_length_baseline(studies),
+        ]
+    )
+
+
+def diverged_section(studies: dict[str, Study]) -> str:
     rows = []
     for name, study in studies.items():
-        if study is None:
-            continue
-        f = with_arm(final_rows(study.epochs))
+        f = with_arm(final_epochs(study.epochs))
         for r in f[f["status"] != "ok"].itertuples():
-            eps = "" if pd.isna(r.eps) else f" eps={r.eps:g}"
             rows.append(
-                f"| {name} | {r.trial_id} | {r.status} | {r.method}{eps} {r.arm} | "
-                f"{r.seed} | {r.epoch} |"
+                f"| {name} | {r.trial_id} | {r.status} | {r.arm_label} | {r.seed} | {r.epoch} |"
             )
     if not rows:
         return "None: every trial finished with status ok.\n"
@@ -177,57 +267,66 @@ def diverged_section(studies: dict[str, Study | None]) -> str:
     return "\n".join(head + rows) + "\n"
 
 
+def _figure(drawn: Drawn) -> list[str]:
+    out = [f"### {drawn.title}", ""]
+    if drawn.path is None:
+        return out + [f"Skipped: {drawn.note}", ""]
+    return out + [f"![{drawn.title}]({drawn.path.name})", "", f"{drawn.shows} {drawn.note}", ""]
+
+
 def build_report(
     *,
-    results: Path,
-    studies: dict[str, Study | None],
+    source: str,
+    studies: dict[str, Study],
     tables: dict[str, pd.DataFrame],
     table_notes: dict[str, str],
-    figures: list[Drawn],
+    figures: dict[str, list[Drawn]],
+    controls: list[Drawn],
 ) -> str:
     """The Markdown text of REPORT.md (figure links relative to the report's folder)."""
     out = [
-        "# Neural collapse with simplex ETFs: results",
+        "# Results: neural collapse with simplex-ETF layers",
         "",
-        f"Generated by `python analysis/make_figures.py` from `{results}`. Accuracies are "
-        "final-epoch values in %, mean ± std over seeds; trials that diverged or failed are "
-        "listed at the end and excluded from means.",
+        f"Generated by `python -m analysis.make_figures` from `{source}`. Accuracies are "
+        "final-epoch values in %. Every mean over 2 or more seeds carries a Student-t 95% "
+        "confidence interval (± half-width) and its n; a difference to the baseline is taken "
+        "per seed and then averaged (paired by seed). Trials that diverged or failed are "
+        "listed at the end and left out of every mean.",
         "",
         "## Studies",
         "",
     ]
     for name, study in studies.items():
-        if study is None:
-            out.append(
-                f"- **{name}**: missing (no `{results}/{name}/epochs.parquet`); its "
-                "tables and figures are skipped."
-            )
-        else:
-            out.append(f"- **{name}**: {_scale(study)}.")
-    out += ["", "## The paper's numbers and ours", "", paper_section(tables, studies)]
-    titles = {
-        "table1_mlp": "Table 1: MLP, baseline and Adaptive-ETF (eps_sweep)",
-        "table2_vit": "Table 2: ViT, baseline and ETF feedforward blocks (vit_blocks)",
-        "table3_etf_vs_freeze": "Table 3: ETF against freeze-in-place at equal layers "
-        "fixed (all studies)",
-    }
-    for stem, title in titles.items():
-        out += [f"## {title}", ""]
-        if stem not in tables:
-            out += [f"Skipped: {table_notes.get(stem, 'its study is missing')}", ""]
-            continue
-        out += [
-            table_notes.get(stem, ""),
-            "",
-            markdown(tables[stem]),
-            f"CSV: [{stem}.csv]({stem}.csv). {LEGENDS[stem]}",
-            "",
-        ]
-    for drawn in figures:
-        out += [f"## {drawn.title}", ""]
-        if drawn.path is None:
-            out += [f"Skipped: {drawn.note}", ""]
-        else:
-            out += [f"![{drawn.title}]({drawn.path.name})", "", drawn.note, ""]
+        out.append(
+            f"- **{name}** — {KIND_TITLES.get(study.kind, study.kind)} (`{study.kind}`, "
+            f"{study.kind_source}): {scale(study)}."
+        )
+        out += [f"  - **{p.split(':')[0]}**:{p.partition(':')[2]}" for p in study.problems]
+    if any(s.kind in ("eps_sweep", "vit_blocks") for s in studies.values()):
+        out += ["", "## The paper's numbers beside ours", "", paper_section(tables, studies)]
+        for name, study in studies.items():
+            if study.kind in ("eps_sweep", "vit_blocks") and name in table_notes:
+                out += [f"- {name}: {table_notes[name]}"]
+        out.append("")
+    for name, study in studies.items():
+        out += [f"## {name}: {KIND_TITLES.get(study.kind, study.kind)}", ""]
+        if name in tables:
+            out += [
+                table_notes.get(name, ""),
+                "",
+                markdown(tables[name]),
+                f"CSV: [{name}_table.csv]({name}_table.csv). `fixed_at`: layer@median epoch "
+                "at whose end it was fixed ((k/n): in k of n seeds; 0 = from the start); "
+                "`params reduction`: trainable parameters below the baseline's; `excluded`: "
+                "diverged or failed trials.",
+                "",
+            ]
+        for drawn in figures.get(name, []):
+            out += _figure(drawn)
+    if controls:
+        out += ["## Controls: every kind at equal layers fixed", ""]
+        for drawn in controls:
+            out += _figure(drawn)
+    out += ["## Reproduction notes", "", reproduction_notes(studies), ""]
     out += ["## Diverged or failed trials", "", diverged_section(studies)]
     return "\n".join(out).rstrip() + "\n"

@@ -1,5 +1,6 @@
-"""One look for every figure: the colour of each arm (baseline / canonical / rotated / freeze),
-labels with units, and the Agg backend (figures are files, never windows)."""
+"""One look for every figure: the colour of each arm (the baseline and every kind of
+`nc_core.etf.FIXED_KINDS`), labels with units, integer epoch ticks, and the Agg backend
+(figures are files, never windows)."""
 
 from __future__ import annotations
 
@@ -8,23 +9,29 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+from nc_core.etf import FIXED_KINDS  # noqa: E402
 
 # The one colour map: an arm keeps its colour in every figure.
 COLORS = {
     "baseline": "#222222",
     "canonical": "#1f77b4",
     "rotated": "#ff7f0e",
+    "orthogonal": "#d62728",
     "freeze": "#2ca02c",
 }
 OTHER = "#9467bd"  # anything not named above (a kind added later)
-MARKERS = {"baseline": "*", "canonical": "o", "rotated": "s", "freeze": "^"}
+MARKERS = {"baseline": "*", "canonical": "o", "rotated": "s", "orthogonal": "D", "freeze": "^"}
 ARM_LABELS = {
     "baseline": "baseline (no ETF)",
     "canonical": "ETF, canonical",
     "rotated": "ETF, rotated",
+    "orthogonal": "random isometry (control)",
     "freeze": "freeze in place (control)",
 }
+ARM_ORDER = ["baseline", *FIXED_KINDS]
+assert set(FIXED_KINDS) <= set(COLORS), "a kind in nc_core.etf.FIXED_KINDS has no colour"
 
 ACC_LABEL = "accuracy (%)"
 PARAMS_LABEL = "trainable parameters"
@@ -49,6 +56,18 @@ plt.rcParams.update(
         "ytick.labelsize": 8,
     }
 )
+
+
+def arms_in(values) -> list[str]:
+    """The arms among `values` in the one order (baseline, then FIXED_KINDS), others after."""
+    present = set(values)
+    return [a for a in ARM_ORDER if a in present] + sorted(present - set(ARM_ORDER))
+
+
+def epoch_axis(ax) -> None:
+    """Epochs are whole numbers: integer ticks only."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
 
 
 def color(arm: str) -> str:

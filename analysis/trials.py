@@ -1,5 +1,6 @@
-"""Trial-level views of the tidy tables: final rows, the arm a trial belongs to, which setup it
-ran in, when its layers were fixed, and the effective depth of its NCC profile."""
+"""Trial-level views of the tidy tables: the arm a trial belongs to, which setup it ran in, and
+when its layers were fixed. A trial's final row is `nc_core.study.final_epochs`; the effective
+depth is `nc_core.depth` (one definition each)."""
 
 from __future__ import annotations
 
@@ -29,16 +30,6 @@ SETUP_FIELDS = [c for c in CONFIG_COLUMNS if c not in POLICY_FIELDS + RUN_FIELDS
 METHODS = {"adaptive": "Adaptive-ETF", "static": "StaticETF"}
 
 
-def final_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Each trial's last epoch row (its final values); one row per trial_id."""
-    return (
-        df.sort_values(["trial_id", "epoch"])
-        .groupby("trial_id", sort=False)
-        .tail(1)
-        .reset_index(drop=True)
-    )
-
-
 def is_baseline(df: pd.DataFrame) -> pd.Series:
     """No ETF anywhere: policy 'none' and no ViT blocks fixed from the start."""
     return (df["policy"] == "none") & (df["etf_blocks"].map(str) == "none")
@@ -53,6 +44,7 @@ def with_arm(df: pd.DataFrame) -> pd.DataFrame:
     df["method"] = df["policy"].map(METHODS).fillna("baseline")
     df.loc[static_vit, "method"] = "ETF-Transformer"
     df["arm"] = df["kind"].where(~base, "baseline")
+    df["arm_label"] = df.apply(arm_label, axis=1) if len(df) else pd.Series(dtype=str)
     for col in POLICY_FIELDS:
         if col == "policy":
             continue
@@ -78,8 +70,8 @@ def fix_epochs(layers: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     """One row per (trial_id, layer) fixed during the trial: `layer`, `layer_index`, `epoch`.
 
     Read from the layer table's `fixed_epoch` at each trial's last measured epoch (0 = fixed
-    from the start); for a trial without layer rows, the first epoch whose `fixed_layers` lists
-    the layer.
+    from the start); for a trial without layer rows, from `fixed_layers` (the layers fixed
+    during an epoch): first listed in epoch e means fixed at the end of epoch e - 1.
     """
     rows = []
     if len(layers):
@@ -100,7 +92,7 @@ def fix_epochs(layers: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     first: dict[tuple[str, str], int] = {}
     for trial, epoch, names in rest[["trial_id", "epoch", "fixed_layers"]].itertuples(index=False):
         for name in filter(None, str(names or "").split(",")):
-            first.setdefault((trial, name), epoch)
+            first.setdefault((trial, name), int(epoch) - 1)
     if first:
         rows.append(
             pd.DataFrame(
@@ -133,26 +125,28 @@ def fix_schedule(fixes: pd.DataFrame, trial_ids: list[str]) -> str:
     return ", ".join(parts)
 
 
-def effective_depth(layers: pd.DataFrame, eps: float | pd.Series) -> pd.Series:
-    """Per (trial_id, epoch): the smallest `layer_index` whose train NCC error
-    (1 - train_ncc_acc) is <= eps, NaN where no layer reaches it. `eps` may be a column."""
-    if layers.empty:
-        return pd.Series(dtype=float)
-    reached = (1.0 - layers["train_ncc_acc"]) <= eps
-    keys = ["trial_id", "epoch"]
-    every = layers.groupby(keys)["layer_index"].min().index
-    return layers[reached].groupby(keys)["layer_index"].min().reindex(every).astype(float)
+def arm_label(row) -> str:
+    """'baseline', 'eps=0.1 canonical', 'from fc3 freeze', 'last:2 fc1 rotated': what an arm is."""
+    if row["arm"] == "baseline":
+        return "baseline"
+    if row["method"] == "Adaptive-ETF":
+        return f"eps={float(row['eps']):g} {row['kind']}"
+    if row["method"] == "StaticETF":
+        return f"from layer {int(row['fix_from'])} {row['kind']}"
+    if row["method"] == "ETF-Transformer":
+        return f"{row['etf_blocks']} {row['etf_linears']} {row['kind']}"
+    return str(row["kind"])
 
 
-def representative_arm(final: pd.DataFrame, *, eps: float = 0.1, kind: str = "canonical"):
-    """(eps, kind) of the Adaptive-ETF arm to draw: the default (0.1, canonical) when it ran
-    (with an ok trial), else the first present in (eps, kind) order; None without one."""
-    adaptive = final[(final["policy"] == "adaptive") & (final["status"] == "ok")]
-    if adaptive.empty:
-        return None
-    arms = sorted(set(zip(adaptive["eps"].astype(float), adaptive["kind"], strict=True)))
-    match = [a for a in arms if np.isclose(a[0], eps) and a[1] == kind]
-    return match[0] if match else arms[0]
+def study_eps(final: pd.DataFrame, requested: float | None, default: float = 0.1) -> float:
+    """The eps a figure uses: `requested` if given, else `default` when an Adaptive-ETF arm ran
+    at it, else the median eps the Adaptive-ETF arms ran at, else `default`."""
+    if requested is not None:
+        return float(requested)
+    ran = sorted(final.loc[final["policy"] == "adaptive", "eps"].dropna().astype(float).unique())
+    if not ran or any(np.isclose(ran, default)):
+        return default
+    return float(ran[len(ran) // 2])
 
 
 def layer_names(layers: pd.DataFrame) -> dict[int, str]:

@@ -19,8 +19,9 @@ import pytest
 
 from analysis.load import ResultsSchemaError, load_study
 from analysis.make_figures import main
-from analysis.trials import effective_depth, fix_schedule
+from analysis.trials import fix_schedule
 from nc_core.config import RunConfig
+from nc_core.depth import effective_depths
 from nc_core.records import EpochRecord, LayerRecord, to_frames, write_parquet_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,13 +160,20 @@ def make_results(root: Path, studies=("eps_sweep", "depth_width", "vit_blocks"))
 
 # --- the pipeline on the full synthetic set ------------------------------------------------
 
-TABLES = ["table1_mlp", "table2_vit", "table3_etf_vs_freeze"]
+TABLES = ["eps_sweep_table", "depth_width_table", "vit_blocks_table", "controls"]
 FIGURES = [
-    "fig1_ncc_per_layer",
-    "fig2_training",
-    "fig3_ncc_heatmap",
-    "fig4_pareto",
-    "fig5_etf_vs_freeze",
+    "depth_width_ncc_per_layer",
+    "depth_width_collapse_epochs",
+    "depth_width_depth_profile_w32_d6",
+    "eps_sweep_collapse_epochs",
+    "eps_sweep_geometry_epochs",
+    "eps_sweep_depth_profile",
+    "eps_sweep_training",
+    "eps_sweep_ncc_heatmap",
+    "eps_sweep_tradeoff",
+    "vit_blocks_vit_profile",
+    "vit_blocks_vit_accuracy",
+    "controls",
 ]
 
 
@@ -198,10 +206,11 @@ def test_report_embeds_every_figure_and_sets_paper_numbers_beside_ours(full_run)
         assert f"]({f}.png)" in report
     for number in ("98.09", "89.38", "93.23", "89.78", "93.91"):
         assert number in report
-    assert "Best Adaptive-ETF by mean test accuracy: eps=" in report
+    assert "By the rule, Adaptive-ETF eps=" in report  # the arm chosen by the stated rule
     assert "8 epochs" in report and "first 100 train images per class" in report
     assert "eps_sweep_008" in report and "diverged" in report  # listed, not averaged
-    assert "missing" not in report.split("## The paper")[0]
+    assert "1 seeds" not in report and "(n=" in report
+    assert "## Reproduction notes" in report and "if 'phase' == 'train':" in report
 
 
 def final_by_pandas(results: Path, study: str) -> pd.DataFrame:
@@ -211,7 +220,7 @@ def final_by_pandas(results: Path, study: str) -> pd.DataFrame:
 
 def test_table1_csv_equals_numbers_computed_with_pandas_from_the_parquet(full_run):
     results, out, _ = full_run
-    table = pd.read_csv(out / "table1_mlp.csv")
+    table = pd.read_csv(out / "eps_sweep_table.csv")
     final = final_by_pandas(results, "eps_sweep")
     ok = final[final["status"] == "ok"]
     base = ok[ok["policy"] == "none"]
@@ -245,7 +254,7 @@ def test_table1_csv_equals_numbers_computed_with_pandas_from_the_parquet(full_ru
 
 def test_diverged_trial_is_excluded_from_its_arm_and_counted(full_run):
     _, out, _ = full_run
-    table = pd.read_csv(out / "table1_mlp.csv")
+    table = pd.read_csv(out / "eps_sweep_table.csv")
     row = table[np.isclose(table["eps"], 0.05) & (table["kind"] == "rotated")].iloc[0]
     assert (row["n_seeds"], row["excluded"]) == (2, 1)
     assert np.isfinite(row["test_acc_mean"])
@@ -253,7 +262,7 @@ def test_diverged_trial_is_excluded_from_its_arm_and_counted(full_run):
 
 def test_table2_has_baseline_and_every_static_etf_arm(full_run):
     results, out, _ = full_run
-    table = pd.read_csv(out / "table2_vit.csv")
+    table = pd.read_csv(out / "vit_blocks_table.csv")
     final = final_by_pandas(results, "vit_blocks")
     arms = set(zip(final["etf_blocks"], final["etf_linears"], strict=True)) - {("none", "both")}
     assert set(table["method"]) == {"baseline", "ETF-Transformer"}
@@ -264,7 +273,7 @@ def test_table2_has_baseline_and_every_static_etf_arm(full_run):
 # --- failure modes -------------------------------------------------------------------------
 
 
-def test_missing_study_is_skipped_and_reported_when_run_as_a_script(tmp_path):
+def test_only_the_studies_found_are_analysed_when_run_as_a_script(tmp_path):
     results = make_results(tmp_path / "results", studies=("eps_sweep",))
     out = tmp_path / "figures"
     run = subprocess.run(
@@ -280,13 +289,23 @@ def test_missing_study_is_skipped_and_reported_when_run_as_a_script(tmp_path):
         text=True,
         cwd=tmp_path,
         timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(REPO)},
     )
     assert run.returncode == 0, run.stderr
-    assert "skip depth_width" in run.stdout and "skip vit_blocks" in run.stdout
-    assert (out / "table1_mlp.csv").exists() and not (out / "table2_vit.csv").exists()
-    assert not (out / "fig1_ncc_per_layer.png").exists()
+    assert "eps_sweep: eps_sweep (inferred from the tables)" in run.stdout
+    assert (out / "eps_sweep_table.csv").exists() and not (out / "vit_blocks_table.csv").exists()
+    assert not (out / "depth_width_ncc_per_layer.png").exists()
     report = (out / "REPORT.md").read_text()
-    assert "**vit_blocks**: missing" in report and "**depth_width**: missing" in report
+    assert "**eps_sweep**" in report and "vit_blocks" not in report.split("## The paper")[0]
+
+
+def test_a_study_under_any_name_is_analysed_by_its_kind(tmp_path):
+    results = make_results(tmp_path / "results", studies=("depth_width",))
+    (results / "depth_width").rename(results / "my_depths")
+    out = tmp_path / "figures"
+    assert main(["--results", str(results), "--study", "my_depths", "--out", str(out)]) == 0
+    assert (out / "my_depths_ncc_per_layer.png").exists()
+    assert "StaticETF" in (out / "REPORT.md").read_text()
 
 
 def test_parquet_without_a_column_is_a_clear_error_naming_file_and_column(tmp_path, capsys):
@@ -319,7 +338,7 @@ def test_missing_results_folder_exits_2(tmp_path, capsys):
 # --- the small pieces ----------------------------------------------------------------------
 
 
-def test_effective_depth_is_the_first_layer_within_eps():
+def test_effective_depth_is_the_first_layer_of_the_suffix_within_eps():
     layers = pd.DataFrame(
         {
             "trial_id": ["a"] * 4 + ["b"] * 2,
@@ -328,9 +347,9 @@ def test_effective_depth_is_the_first_layer_within_eps():
             "train_ncc_acc": [0.5, 0.95, 0.8, 0.99, 0.5, 0.6],
         }
     )
-    depth = effective_depth(layers, 0.1)
-    assert depth[("a", 1)] == 1  # index 1 is the first with error <= 0.1, not index 3
-    assert np.isnan(depth[("b", 1)])
+    depth = effective_depths(layers, 0.1)
+    assert depth[("a", 1)] == 3  # index 1 is within eps but index 2 is not: the suffix is 3
+    assert pd.isna(depth[("b", 1)])
 
 
 def test_fix_schedule_gives_median_epoch_and_partial_counts():

@@ -1,0 +1,238 @@
+"""Collapse per layer: every measure over epochs per arm (small multiples), and every measure
+against layer index at the last epoch (depth profiles), with the effective depth marked.
+
+A fixed layer is still measured, but for a fixed square map its NCC and NC1 repeat its
+input's values; so once a layer is fixed its curve turns dashed and faint (over epochs) and
+its point is hollow and unjoined (over depth). Each function returns (figure, a sentence of
+what it shows computed from the data) or raises `NothingToDraw`.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from nc_core.depth import NONE, effective_depths
+
+from . import style
+from .trials import layer_names
+
+# (column, axis label, scale): the measures of nc_core.records.LayerRecord that are drawn.
+COLLAPSE = [
+    ("train_ncc_acc", "NCC accuracy, train (%)", "pct"),
+    ("test_ncc_acc", "NCC accuracy, test (%)", "pct"),
+    ("nc1", "NC1 = Tr(Σ_W Σ_B⁺)/K", "log"),
+    ("cdnv", "CDNV", "log"),
+    ("erank_cov", "effective rank of Σ_T", "linear"),
+]
+GEOMETRY = [
+    ("nc2_equinorm", "NC2 equinorm (CV of mean norms)", "linear"),
+    ("nc2_equiangle", "NC2 equiangle (std of cosines)", "linear"),
+    ("etf_distance", "distance to a simplex ETF", "linear"),
+    ("rank_means", "rank of the centred means", "linear"),
+]
+MEASURES = COLLAPSE + GEOMETRY
+
+
+def _values(g: pd.DataFrame, column: str, scale: str) -> pd.Series:
+    v = g[column].astype(float)
+    return 100 * v if scale == "pct" else v
+
+
+def _scale(ax, scale: str) -> None:
+    if scale == "log":
+        ax.set_yscale("log")
+
+
+def _layer_colors(indices) -> dict[int, tuple]:
+    idx = sorted(indices)
+    cmap = plt.get_cmap("viridis")
+    return {i: cmap(k / max(len(idx) - 1, 1) * 0.9) for k, i in enumerate(idx)}
+
+
+def collapse_over_epochs(layers: pd.DataFrame, columns, *, measures=COLLAPSE, title: str = ""):
+    """Small multiples: one row per measure, one column per arm; in each panel one line per
+    layer (mean over the arm's trials), dashed and faint while the layer is fixed; a dotted
+    vertical line and an x at the end of each epoch at which a layer was fixed.
+
+    `columns`: [(title, trial ids)] in drawing order.
+    """
+    columns = [(t, ids) for t, ids in columns if layers["trial_id"].isin(ids).any()]
+    if not columns:
+        raise style.NothingToDraw("no layer measurements for the arms to draw")
+    measures = [m for m in measures if layers[m[0]].notna().any()]
+    names = layer_names(layers)
+    colors = _layer_colors(names)
+    fig, axes = plt.subplots(
+        len(measures),
+        len(columns),
+        figsize=(3.3 * len(columns) + 1.6, 2.1 * len(measures) + 0.8),
+        squeeze=False,
+        sharex=True,
+        sharey="row",
+    )
+    fixed_notes = []
+    for j, (col_title, ids) in enumerate(columns):
+        sub = layers[layers["trial_id"].isin(ids)]
+        n = sub["trial_id"].nunique()
+        per = sub.groupby(["layer_index", "epoch"])
+        mean = per[[m for m, _, _ in measures]].mean()
+        fixed = per["fixed"].mean() >= 0.5  # fixed in most of the arm's trials
+        last = sub[sub["epoch"] == sub["epoch"].max()]
+        when = last[last["fixed_epoch"] >= 0].groupby("layer_index")["fixed_epoch"].median()
+        for i, (column, label, scale) in enumerate(measures):
+            ax = axes[i, j]
+            for index in sorted(names):
+                if index not in mean.index.get_level_values(0):
+                    continue
+                y = mean.loc[index, column] * (100 if scale == "pct" else 1)
+                fx = fixed.loc[index].reindex(y.index, fill_value=False).to_numpy(bool)
+                live = y.where(~fx)
+                # the fixed part starts at the last trainable epoch, so the curve is continuous
+                start = np.argmax(fx) - 1 if fx.any() else len(y)
+                dead = y.where(np.arange(len(y)) >= max(start, 0)) if fx.any() else None
+                ax.plot(y.index, live, "-", color=colors[index], lw=1.3, label=names[index])
+                if dead is not None:
+                    ax.plot(y.index, dead, "--", color=colors[index], lw=1.0, alpha=0.45)
+            for index, epoch in when.items():
+                if epoch <= 0:
+                    continue
+                ax.axvline(epoch, color=colors[int(index)], ls=":", lw=0.9)
+                if column in mean.columns and (int(index), epoch) in mean.index:
+                    v = mean.loc[(int(index), epoch), column] * (100 if scale == "pct" else 1)
+                    ax.plot([epoch], [v], "x", color="red", ms=5, mew=1.2, zorder=4)
+            _scale(ax, scale)
+            if j == 0:
+                ax.set_ylabel(label)
+            if i == 0:
+                ax.set_title(f"{col_title} (n={n})")
+            if i == len(measures) - 1:
+                style.epoch_axis(ax)
+        if len(when):
+            fixed_notes.append(
+                f"{col_title}: "
+                + ", ".join(f"{names[int(k)]}@{v:g}" for k, v in when.sort_values().items())
+            )
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    for ax in axes.ravel():  # every layer appears in some panel; collect them all
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    order = sorted(range(len(labels)), key=lambda k: [v for v in names.values()].index(labels[k]))
+    extra = [
+        plt.Line2D([], [], color="grey", ls="--", alpha=0.6, label="layer fixed (repeats input)"),
+        plt.Line2D([], [], color="red", marker="x", ls="none", label="fixed at this epoch's end"),
+    ]
+    fig.legend(
+        [handles[k] for k in order] + extra,
+        [labels[k] for k in order] + [e.get_label() for e in extra],
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        frameon=False,
+        title="layer",
+    )
+    fig.suptitle(title or "collapse per layer over epochs", fontsize=11)
+    fig.tight_layout()
+    note = (
+        "Layers fixed (median epoch at whose end): " + "; ".join(fixed_notes)
+        if fixed_notes
+        else "No arm drawn fixed a layer during training"
+    )
+    return fig, note + "."
+
+
+def _depths(last: pd.DataFrame, eps: float) -> list:
+    """Effective depth (layer index or None) of each trial at its last measured epoch."""
+    d = effective_depths(last, eps)
+    return [None if pd.isna(v) else int(v) for v in d]
+
+
+def depth_profiles(layers: pd.DataFrame, arms, *, eps: float, measures=MEASURES, title: str = ""):
+    """Every measure against layer index at each trial's last measured epoch, one line per arm
+    (mean over its trials). Trainable layers: filled markers joined by a line; fixed layers:
+    hollow markers, unjoined (their NCC/NC1 repeat their input's). Vertical line: the arm's
+    effective depth at `eps` (median over trials), drawn only where it is defined.
+
+    `arms`: [(label, arm for the colour, trial ids)].
+    """
+    last = layers[layers["epoch"] == layers.groupby("trial_id")["epoch"].transform("max")]
+    arms = [(t, a, ids) for t, a, ids in arms if last["trial_id"].isin(ids).any()]
+    if not arms:
+        raise style.NothingToDraw("no layer measurements at the last epoch for the arms")
+    measures = [m for m in measures if last[m[0]].notna().any()]
+    names = layer_names(last)
+    fig, axes = style.grid(len(measures), ncols=3, size=(4.0, 2.9))
+    sentences = []
+    shades = {}
+    for k, (text, arm, _) in enumerate(arms):
+        same = [a for _, a, _ in arms[:k]].count(arm)
+        shades[text] = (style.color(arm), ["-", "--", "-.", ":"][same % 4])
+    for text, arm, ids in arms:
+        sub = last[last["trial_id"].isin(ids)]
+        n = sub["trial_id"].nunique()
+        colour, ls = shades[text]
+        per = sub.groupby("layer_index")
+        mean = per[[m for m, _, _ in measures]].mean()
+        fixed = (per["fixed"].mean() >= 0.5).reindex(mean.index, fill_value=False)
+        depths = _depths(sub, eps)
+        known = [d for d in depths if d is not None]
+        for ax, (column, _, scale) in zip(axes, measures, strict=True):
+            y = mean[column] * (100 if scale == "pct" else 1)
+            ax.plot(
+                y.index,
+                y.where(~fixed),
+                ls=ls,
+                marker=style.marker(arm),
+                ms=4,
+                color=colour,
+                label=f"{text} (n={n})",
+            )
+            if fixed.any():
+                ax.plot(
+                    y.index[fixed],
+                    y[fixed],
+                    ls="none",
+                    marker=style.marker(arm),
+                    ms=6,
+                    mfc="white",
+                    color=colour,
+                )
+            if len(known) * 2 > len(depths):  # defined for most trials: mark the median
+                ax.axvline(float(np.median(known)), color=colour, ls=":", lw=1.2)
+        if known:
+            where = names.get(int(np.median(known)), "?")
+            sentences.append(
+                f"{text}: effective depth {where} (median of {len(known)} of {n} trials)"
+                + ("" if len(known) == len(depths) else f", {NONE} in {len(depths) - len(known)}")
+            )
+        else:
+            sentences.append(f"{text}: effective depth {NONE} (output NCC error > {eps:g})")
+    for ax, (column, label, scale) in zip(axes, measures, strict=True):
+        _scale(ax, scale)
+        ax.set_ylabel(label)
+        style.layer_axis(ax, names)
+        ax.set_xlabel("layer")
+        if column == "train_ncc_acc":
+            ax.axhline(100 * (1 - eps), color="grey", lw=0.8, ls="-.")
+    extra = [
+        plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none", label="fixed layer"),
+        plt.Line2D([], [], color="grey", ls=":", label=f"effective depth at eps={eps:g}"),
+        plt.Line2D([], [], color="grey", ls="-.", lw=0.8, label=f"NCC accuracy 1 − eps={eps:g}"),
+    ]
+    fig.suptitle(title or "measures by layer at the last epoch", fontsize=11)
+    fig.tight_layout()
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(lab, h)
+    fig.legend(
+        list(seen.values()) + extra,
+        list(seen) + [e.get_label() for e in extra],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=3,
+        frameon=False,
+    )
+    return fig, "; ".join(sentences) + "."
