@@ -125,6 +125,14 @@ class RunConfig:
         default="auto", metadata={"help": "auto (CUDA when present), cpu, cuda, cuda:N"}
     )
     precision: Precision = field(default="fp32", metadata={"help": "bf16: autocast on CUDA only"})
+    compile: bool = field(
+        default=False,
+        metadata={
+            "help": "compile the training step's forward and loss with torch.compile (CUDA: "
+            "mode reduce-overhead, CUDA graphs); re-captured after layers are fixed; records "
+            "match eager within rounding (README: On a GPU)"
+        },
+    )
     eval_every: int = field(
         default=1, metadata={"help": "measure NC every N epochs (and at the last)"}
     )

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from nc_core.build import (
     build_adapter,
@@ -41,6 +40,7 @@ from nc_core.etf import count_parameters, freeze_to_etf, layer_seed
 from nc_core.evaluate import evaluate
 from nc_core.records import EpochRecord
 from nc_core.state import TrainState
+from nc_core.step import TrainStep
 from nc_core.vit import parse_blocks
 
 OnEpoch = Callable[[EpochRecord, TrainState], None]
@@ -72,7 +72,7 @@ def check_resume(cfg: RunConfig, state: TrainState) -> None:
     and `device`; not already past `cfg.epochs`; and the same learning rate at every epoch, so
     a longer or shorter run is allowed only where the schedule does not depend on its length
     (constant, with or without warm-up)."""
-    ignore = ("epochs", "device")
+    ignore = ("epochs", "device", "compile")  # compile: how the step runs, not what it computes
     ours = {k: v for k, v in cfg.to_dict().items() if k not in ignore}
     theirs = {k: v for k, v in state.config.items() if k not in ignore}
     if ours != theirs:
@@ -131,6 +131,9 @@ class _Run:
             if use_bf16
             else contextlib.nullcontext
         )
+        self.train_step = TrainStep(
+            self.model, bf16=use_bf16, compile=cfg.compile, device=self.device
+        )
 
     def _fix(self, layers: list[str], *, epoch: int) -> list[str]:
         """Fix each of `layers` not fixed yet, as the policy's kind; return those fixed."""
@@ -188,15 +191,14 @@ class _Run:
         loss_sum = torch.zeros((), device=self.device)
         hits = torch.zeros((), device=self.device)
         start = time.perf_counter()
+        self.train_step.begin_epoch()  # compiled: re-captured when layers were fixed
         for x, y in batches(self.train, self.cfg.batch_size, seed=self.cfg.seed, epoch=self.epoch):
-            with self.autocast():
-                logits = self.model(x)  # (B, K)
-                loss = F.cross_entropy(logits, y)
+            loss, batch_hits = self.train_step(x, y)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
             loss_sum += loss.detach() * y.shape[0]
-            hits += (logits.detach().argmax(1) == y).sum()
+            hits += batch_hits
         n = len(self.train)
         mean_loss, acc = loss_sum.item() / n, hits.item() / n  # the epoch's one synchronisation
         return mean_loss, acc, time.perf_counter() - start

@@ -21,7 +21,14 @@ from nc_core.state import load_state, save_state
 from nc_core.train import _Run, train
 
 SYN = RunConfig(
-    dataset="synthetic", width=32, depth=4, epochs=4, batch_size=64, nc_samples=None, seed=3
+    dataset="synthetic",
+    width=32,
+    depth=4,
+    epochs=4,
+    batch_size=64,
+    nc_samples=None,
+    seed=3,
+    device="cpu",  # tests that train take `on_device` (tests/conftest.py): NC_TEST_DEVICE
 )
 TIMING = {"epoch_seconds", "eval_seconds"}
 
@@ -36,8 +43,8 @@ def comparable(records):
     return out
 
 
-def test_static_fixed_layers_stay_bit_identical_while_the_rest_trains():
-    cfg = SYN.replace(policy="static", fix_from=2, kind="rotated", epochs=1)
+def test_static_fixed_layers_stay_bit_identical_while_the_rest_trains(on_device):
+    cfg = on_device(SYN.replace(policy="static", fix_from=2, kind="rotated", epochs=1))
     run = _Run(cfg, None, None)
     before = {n: t.clone() for n, t in run.model.state_dict().items()}
     for _ in range(3):
@@ -50,8 +57,9 @@ def test_static_fixed_layers_stay_bit_identical_while_the_rest_trains():
     assert not torch.equal(before["fc1.weight"], after["fc1.weight"])
 
 
-def test_adaptive_fixes_layers_and_they_stop_changing():
+def test_adaptive_fixes_layers_and_they_stop_changing(on_device):
     cfg = SYN.replace(policy="adaptive", eps=0.2, patience=1, kind="rotated", epochs=4, max_fixed=2)
+    cfg = on_device(cfg)
     run = _Run(cfg, None, None)
     snapshots = []
     for _ in range(cfg.epochs):
@@ -67,26 +75,29 @@ def test_adaptive_fixes_layers_and_they_stop_changing():
     assert all(p.requires_grad for g in run.opt.param_groups for p in g["params"])
 
 
-def test_trainable_parameters_by_formula():
+def test_trainable_parameters_by_formula(on_device):
     d, w, K, depth = 32, 32, 10, 4
     total = d * w + w + (depth - 2) * (w * w + w) + (depth - 1) * 2 * w + w * K + K
-    base = train(SYN.replace(epochs=1)).records[0]
+    base = train(on_device(SYN.replace(epochs=1))).records[0]
     assert (base.trainable_params, base.total_params) == (total, total)
-    static = train(SYN.replace(epochs=1, policy="static", fix_from=1)).records[0]
+    static = train(on_device(SYN.replace(epochs=1, policy="static", fix_from=1))).records[0]
     fixed_weights = (depth - 2) * w * w + w * K  # fc2, fc3 and the classifier
     assert (static.trainable_params, static.total_params) == (total - fixed_weights, total)
 
 
-def test_fixed_layers_leave_the_optimizer_state():
-    base = train(SYN.replace(epochs=2)).records[-1]
-    static = train(SYN.replace(epochs=2, policy="static", fix_from=1)).records[-1]
+def test_fixed_layers_leave_the_optimizer_state(on_device):
+    base = train(on_device(SYN.replace(epochs=2))).records[-1]
+    static = train(on_device(SYN.replace(epochs=2, policy="static", fix_from=1))).records[-1]
     # SGD keeps one momentum buffer per trainable parameter (float32).
     assert base.optimizer_state_bytes == 4 * base.trainable_params
     assert static.optimizer_state_bytes == 4 * static.trainable_params
 
 
 RESUME_SCRIPT = """
-import sys
+import os, sys
+import torch
+if os.environ.get("NC_TEST_DEVICE", "cpu").startswith("cuda"):  # as tests/conftest.py does
+    torch.use_deterministic_algorithms(True, warn_only=True)
 from nc_core.state import load_state, save_state
 from nc_core.train import train
 state = load_state(sys.argv[1])
@@ -96,8 +107,9 @@ save_state(train(cfg, state=state).state, sys.argv[2])
 """
 
 
-def test_resume_in_a_new_process_equals_training_straight_through(tmp_path):
+def test_resume_in_a_new_process_equals_training_straight_through(tmp_path, on_device):
     cfg = SYN.replace(policy="adaptive", eps=0.2, patience=1, kind="rotated", max_fixed=2)
+    cfg = on_device(cfg)
     straight = train(cfg)
     half = train(cfg.replace(epochs=2))
     save_state(half.state, tmp_path / "half.pt")
@@ -109,17 +121,17 @@ def test_resume_in_a_new_process_equals_training_straight_through(tmp_path):
     assert resumed.epoch == 4
     assert comparable(resumed.records) == comparable(straight.records)
     for name, t in straight.state.model.items():
-        assert torch.equal(t, resumed.model[name]), name
+        assert torch.equal(t.cpu(), resumed.model[name]), name
 
 
-def test_resume_refuses_a_state_from_another_config(tmp_path):
-    state = train(SYN.replace(epochs=1)).state
+def test_resume_refuses_a_state_from_another_config(tmp_path, on_device):
+    state = train(on_device(SYN.replace(epochs=1))).state
     with pytest.raises(ValueError, match="width"):
-        train(SYN.replace(width=48), state=state)
+        train(on_device(SYN.replace(width=48)), state=state)
 
 
-def test_non_finite_loss_stops_as_diverged_and_keeps_records():
-    result = train(SYN.replace(lr=1e12, momentum=0.0, batch_norm=False, epochs=5))
+def test_non_finite_loss_stops_as_diverged_and_keeps_records(on_device):
+    result = train(on_device(SYN.replace(lr=1e12, momentum=0.0, batch_norm=False, epochs=5)))
     assert result.status == "diverged"
     assert 1 <= len(result.records) < 5
     assert not math.isfinite(result.records[-1].train_loss)
@@ -155,9 +167,14 @@ def test_learning_rate_schedules():
     assert lr_at(cos, 52) == pytest.approx(0.05)
 
 
-def test_cli_writes_both_tables_and_resumes_from_a_checkpoint(tmp_path, capsys):
+def test_cli_writes_both_tables_and_resumes_from_a_checkpoint(tmp_path, capsys, on_device):
     out, ck = tmp_path / "run.parquet", tmp_path / "run.pt"
+    where = on_device(SYN)
     args = [
+        "--device",
+        where.device,
+        "--precision",
+        where.precision,
         "--preset",
         "smoke",
         "--dataset",
@@ -191,16 +208,17 @@ def test_cli_rejects_bad_values_before_any_work(capsys):
     not Path(DEBIAN_DIR).exists(),
     reason="real Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
 )
-def test_real_fashion_mnist_smoke_run_learns():
-    result = train(preset("smoke", policy="adaptive", kind="rotated"))
+def test_real_fashion_mnist_smoke_run_learns(on_device):
+    result = train(on_device(preset("smoke", policy="adaptive", kind="rotated")))
     assert result.status == "ok" and len(result.records) == 3
     assert result.records[-1].test_acc > 0.6  # 100 images per class, 3 epochs
 
 
-def test_vit_blocks_built_as_etf_count_as_fixed_from_epoch_zero():
+def test_vit_blocks_built_as_etf_count_as_fixed_from_epoch_zero(on_device):
     cfg = preset(
         "vit-smoke", epochs=1, etf_blocks="last:1", kind="rotated", subset=None, nc_samples=None
     )
+    cfg = on_device(cfg)
     split = Split(torch.rand(40, 1, 28, 28), torch.arange(10).repeat(4))  # 4 images per class
     record = train(cfg, data=(split, split)).records[-1]
     assert record.fixed_layers == ["blocks.1"]
