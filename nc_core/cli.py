@@ -34,6 +34,13 @@ def build_parser() -> Parser:
         help="training-state file: saved every epoch, resumed from when it exists",
     )
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument(
+        "--tensorboard",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write TensorBoard event files (per-epoch scalars, per-layer NCC and NC1) to DIR",
+    )
     add_fields(p, RunConfig, default_from="--preset")
     return p
 
@@ -74,6 +81,7 @@ def check_outputs(out: Path | None, checkpoint: Path | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     from nc_core.build import resolve_device
     from nc_core.state import CheckpointError, load_state, save_state
+    from nc_core.tensorboard import TensorBoardLogger, check_tensorboard
     from nc_core.train import ResumeError, check_resume, train
 
     args = build_parser().parse_args(argv)
@@ -83,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = preset(args.preset, **overrides)
         resolve_device(cfg.device)
         check_outputs(args.out, args.checkpoint)
+        if args.tensorboard is not None:
+            check_tensorboard(args.tensorboard)
         if args.checkpoint is not None and args.checkpoint.exists():
             state = load_state(args.checkpoint)
             check_resume(cfg, state)
@@ -93,13 +103,21 @@ def main(argv: list[str] | None = None) -> int:
     if state is not None:
         print(f"resuming from {args.checkpoint} after epoch {state.epoch}")
 
+    board = TensorBoardLogger(args.tensorboard) if args.tensorboard is not None else None
+
     def on_epoch(record, st):
         if not args.quiet:
             print(progress_line(record, cfg), flush=True)
+        if board is not None:
+            board(record)
         if args.checkpoint:
             save_state(st, args.checkpoint)
 
-    result = train(cfg, on_epoch=on_epoch, state=state)
+    try:
+        result = train(cfg, on_epoch=on_epoch, state=state)
+    finally:
+        if board is not None:
+            board.close()
     if result.status != "ok":
         print(f"run {result.status} after epoch {result.state.epoch}")
     if args.out is not None:

@@ -136,6 +136,10 @@ class StudyOptions:
         default=False, metadata=_help("rebuild the Parquet from storage; train nothing")
     )
     seed: int = field(default=0, metadata=_help("the search's sampler seed"))
+    tensorboard: str | None = field(
+        default=None,
+        metadata=_help("write TensorBoard event files of each trial to DIR/<trial name>"),
+    )
     verbose: Verbosity = field(default=1, metadata=_help("Tune's console output"))
 
     @property
@@ -187,6 +191,10 @@ def check_study(spec: StudySpec, opts: StudyOptions) -> None:
             )
     if opts.export_only:
         return
+    if opts.tensorboard is not None:
+        from nc_core.tensorboard import check_tensorboard
+
+        check_tensorboard(opts.tensorboard)
     for name in ("epochs.parquet", "layers.parquet"):
         check_writable(Path(opts.results) / spec.name / name, flag="--results")
     if "://" not in opts.storage:

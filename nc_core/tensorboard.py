@@ -43,6 +43,20 @@ def _writer(log_dir: str):
     return SummaryWriter(log_dir=log_dir)
 
 
+def check_tensorboard(log_dir: str | Path, *, flag: str = "--tensorboard") -> None:
+    """Raise ValueError, before any work, when event files cannot be written to `log_dir`:
+    TensorBoard is not installed, or the folder is not writable."""
+    import importlib.util
+
+    from nc_core.atomic import check_writable
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise ValueError(
+            f"{flag} {log_dir}: needs the tensorboard package (pip install -e '.[tb]')"
+        )
+    check_writable(log_dir, flag=flag, directory=True)
+
+
 class TensorBoardLogger:
     """`logger(record, state=None)` writes one epoch to `<log_dir>/<run_name>` (or `log_dir`).
 

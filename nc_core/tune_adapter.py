@@ -71,11 +71,13 @@ def trainable(
     every: int = 1,
     fail_at: int | None = None,
     quiet: bool = False,
+    tensorboard: str | None = None,
 ) -> None:
     """Tune function trainable: one `train` run of `base` with the trial's `config` over it,
     resumed from Tune's checkpoint when it has one. `every`: checkpoint every N epochs;
     `fail_at`: testing, the first attempt raises InjectedFailure at this epoch; `quiet`: no INFO
-    lines from Ray Train (one per checkpoint) in the driver's console."""
+    lines from Ray Train (one per checkpoint) in the driver's console; `tensorboard`: a folder
+    for this trial's event files (under its trial name)."""
     if quiet:
         logging.getLogger("ray.train").setLevel(logging.WARNING)
     cfg = run_config_of(config, base)
@@ -88,7 +90,15 @@ def trainable(
         with restored.as_directory() as d:
             state = load_state(Path(d) / STATE_FILE)
 
+    board = None
+    if tensorboard is not None:
+        from nc_core.tensorboard import TensorBoardLogger
+
+        board = TensorBoardLogger(tensorboard, run_name=tune.get_context().get_trial_name())
+
     def on_epoch(record: EpochRecord, st) -> None:
+        if board is not None:
+            board(record)
         if restored is None and record.epoch == fail_at:
             raise InjectedFailure(f"injected failure at epoch {fail_at} (first attempt only)")
         if st.status != "ok":
@@ -97,7 +107,11 @@ def trainable(
             status = "ok" if record.epoch == cfg.epochs else "running"
         _report(record, status, st if status != "running" or record.epoch % every == 0 else None)
 
-    train(cfg, on_epoch=on_epoch, state=state)
+    try:
+        train(cfg, on_epoch=on_epoch, state=state)
+    finally:
+        if board is not None:
+            board.close()
 
 
 def _report(record: EpochRecord, status: str, state=None) -> None:
@@ -175,6 +189,7 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
             every=opts.checkpoint_every,
             fail_at=opts.fail_at_epoch,
             quiet=opts.verbose == 0,
+            tensorboard=str(Path(opts.tensorboard).resolve()) if opts.tensorboard else None,
         )
         fn = tune.with_resources(fn, {"cpu": opts.cpus_per_trial, "gpu": gpus})
         print(f"study {spec.name}: {path}; each trial {opts.cpus_per_trial} CPU, {gpus} GPU")

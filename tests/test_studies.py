@@ -389,7 +389,12 @@ def test_verbose_0_prints_one_line_per_trial_and_tune_config_holds_only_override
             {"policy": "adaptive", "kind": "rotated", "eps": 0.3, "seed": 0},
         ),
     )
-    opts = StudyOptions(storage=str(tmp_path / "ray"), results=str(tmp_path / "results"), verbose=0)
+    opts = StudyOptions(
+        storage=str(tmp_path / "ray"),
+        results=str(tmp_path / "results"),
+        verbose=0,
+        tensorboard=str(tmp_path / "tb"),
+    )
     epochs = run_study(spec, opts).epochs
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "after epoch" in ln]
     assert sorted(ln.split(":")[0] for ln in lines) == ["baseline-s0", "eps0.3-rotated-s0"]
@@ -397,3 +402,6 @@ def test_verbose_0_prints_one_line_per_trial_and_tune_config_holds_only_override
     assert sorted(str(t) for t in trials) == ["baseline-s0", "eps0.3-rotated-s0"]
     assert all(set(t.config) == {"trial"} for t in trials)  # no base field beside an override
     assert set(epochs.width) == {spec.base.width} and set(epochs.status) == {"ok"}
+    boards = sorted(p.name for p in (tmp_path / "tb").iterdir())  # --tensorboard: one per trial
+    assert boards == ["baseline-s0", "eps0.3-rotated-s0"]
+    assert all(any((tmp_path / "tb" / b).glob("events.out.tfevents.*")) for b in boards)

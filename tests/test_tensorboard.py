@@ -67,3 +67,26 @@ def test_event_files_read_back_with_epoch_scalars_and_per_layer_ncc_and_nc1(tmp_
     assert ncc == [(1, pytest.approx(0.61)), (3, pytest.approx(0.81))]  # epoch 2 not measured
     fixed = [e.value for e in events.Scalars("params/layers_fixed")]
     assert fixed == [0, 1, 1]
+
+
+def test_cli_tensorboard_flag_writes_a_run_tensorboard_reads(tmp_path):
+    from nc_core.cli import main
+
+    board = tmp_path / "tb"
+    args = ["--preset", "smoke", "--dataset", "synthetic", "--epochs", "2", "--quiet"]
+    assert main([*args, "--tensorboard", str(board)]) == 0
+    events = EventAccumulator(str(board))
+    events.Reload()
+    assert [e.step for e in events.Scalars("accuracy/test")] == [1, 2]
+    assert {"ncc_train/fc1", "nc1/classifier"} <= set(events.Tags()["scalars"])
+
+
+def test_tensorboard_into_a_file_is_refused_before_any_work(tmp_path, capsys):
+    from nc_core.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    args = ["--preset", "smoke", "--dataset", "synthetic", "--tensorboard", str(blocker)]
+    assert main(args) == 2
+    assert "--tensorboard" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
