@@ -98,7 +98,7 @@ def main(argv=None) -> None:
     )
 
     start = time.perf_counter()
-    evaluate(run.model, run.nc, run.test, num_classes=10, autocast=run.autocast)
+    evaluate(run.model, run.adapter, run.nc, run.test, num_classes=10, autocast=run.autocast)
     eval_s = time.perf_counter() - start
     full_epoch = 60000 / ours
     print(
