@@ -4,8 +4,9 @@
 For every (width, depth) the baseline shows where neural collapse sets in: its effective depth
 at eps (`nc_core.depth`) is the first layer from which on every layer has train NCC error <= eps.
 StaticETF then fixes every layer from `fix_from` on to a simplex ETF before training, for each
-fix_from in 1..depth-1 (fc1, fed by the raw input, is always trained). The paper's claim: fixing from at or after the effective depth
-costs little test accuracy; fixing earlier costs more.
+fix_from in 1..depth-1 (fc1, fed by the raw input, is always trained). The paper's claim:
+fixing from at or after the effective depth costs little test accuracy; fixing earlier costs
+more.
 
     python studies/depth_width.py --preset smoke          # CI: < 2 min on 2 CPUs
     python studies/depth_width.py --preset quick --widths 100 400 --depths 4 8
