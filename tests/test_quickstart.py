@@ -73,7 +73,7 @@ def test_readme_quick_start_smoke_then_main_job_keeps_both_and_draws_figures(tmp
         assert (results / name / "epochs.parquet").is_file()
         assert (results / name / "layers.parquet").is_file()
         assert (results / "ray" / name / "nc_study.json").is_file()
-    assert (figures / "REPORT.md").is_file() and (figures / "table1_mlp.md").is_file()
-    assert (figures / "fig4_pareto.png").is_file()  # drawn from the main job's tables
+    assert (figures / "REPORT.md").is_file() and (figures / "eps_sweep-quick_table.md").is_file()
+    assert (figures / "eps_sweep-quick_tradeoff.png").is_file()  # drawn from the main job's tables
     assert "eps0.3-rotated-s0" in main.stdout  # one line per finished trial, named from its config
     print(f"smoke {smoke_s:.0f} s, then the tiny main job {total_s - smoke_s:.0f} s")
