@@ -135,11 +135,20 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(case, good, tmp_path, 
 
 
 def test_pair_without_generation_ids_is_accepted(good, tmp_path):
-    results = copy_results(good, tmp_path / "results")
-    stamp(results / "eps_sweep" / "epochs.parquet", "gen-a")  # the other has none: older table
-    table = pq.read_table(results / "eps_sweep" / "epochs.parquet")
-    assert table.schema.metadata[b"nc_generation"] == b"gen-a"
-    assert pa is not None
-    from analysis.load import check_pair
+    from analysis.load import ResultsSchemaError, check_pair
 
-    check_pair(results / "eps_sweep" / "epochs.parquet", results / "eps_sweep" / "layers.parquet")
+    results = copy_results(good, tmp_path / "results")
+    epochs, layers = (
+        results / "eps_sweep" / "epochs.parquet",
+        results / "eps_sweep" / "layers.parquet",
+    )
+    for path in (epochs, layers):  # written before ids existed: neither is stamped
+        table = pq.read_table(path)
+        meta = {k: v for k, v in (table.schema.metadata or {}).items() if k != b"nc_generation"}
+        pq.write_table(table.replace_schema_metadata(meta), path)
+    check_pair(epochs, layers)
+    stamp(epochs, "gen-a")  # one stamped, one not: two different writes
+    assert pq.read_table(epochs).schema.metadata[b"nc_generation"] == b"gen-a"
+    assert pa is not None
+    with pytest.raises(ResultsSchemaError, match="mismatched pair"):
+        check_pair(epochs, layers)
