@@ -21,6 +21,7 @@ from nc_core.config import preset
 from nc_core.state import save_state
 from nc_core.train import train
 from studies import depth_width, eps_sweep, vit_blocks
+from tests.test_bad_inputs_figures import CASES as FIGURE_CASE_TABLE
 
 REPO = Path(__file__).resolve().parents[1]
 NO_CUDA = not torch.cuda.is_available()
@@ -174,8 +175,10 @@ SUBPROCESS = {
 }
 
 # ---------------------------------------------------------------- analysis/make_figures.py
-# (the make_figures cases are added here by the analysis work; same shape as STUDY_CASES)
-FIGURES_CASES: list = []
+# Its cases need a results folder to break, so they and their runner live beside this file, in
+# tests/test_bad_inputs_figures.py (same assertions: exit 2, one line, nothing written); counted
+# here so the matrix is one list.
+FIGURES_CASES = list(FIGURE_CASE_TABLE)
 
 
 @pytest.fixture(scope="module")
