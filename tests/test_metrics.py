@@ -9,6 +9,8 @@ import torch
 from nc_core.etf import simplex_etf
 from nc_core.metrics import (
     ClassStats,
+    cdnv,
+    effective_rank,
     etf_distance,
     nc1,
     nc2_equiangle,
@@ -17,6 +19,8 @@ from nc_core.metrics import (
     nc4_mismatch,
     ncc_accuracy,
     ncc_predict,
+    numerical_rank,
+    prediction_entropy,
     safe,
 )
 
@@ -305,3 +309,80 @@ def test_nc4_mismatch_equals_a_brute_force_count():
 def test_safe_maps_non_finite_to_nan():
     assert safe(1.5) == 1.5
     assert math.isnan(safe(math.inf)) and math.isnan(safe(math.nan))
+
+
+# ------------------------------------------------- the measures of issue 9, against numpy
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_streamed_class_variances_and_total_covariance_equal_numpy_one_shot(offset):
+    X, y, batches = uneven_data(3)
+    X = X + offset
+    stats = stream(batches, offset=offset)
+    var = np.array([((X[y == c] - X[y == c].mean(0)) ** 2).sum(1).mean() for c in range(K)])
+    assert_rel(stats.class_variances().numpy(), var, rtol=1e-9)
+    assert_rel(stats.total_cov().numpy(), np.cov(X, rowvar=False, bias=True), rtol=1e-9)
+    assert_rel(stream(batches, covariance=False).class_variances().numpy(), var, rtol=1e-9)
+
+
+def test_cdnv_equals_a_brute_force_loop_over_class_pairs():
+    X, y, batches = uneven_data(4)
+    stats = stream(batches)
+    M = np.stack([X[y == c].mean(0) for c in range(K)])
+    var = [((X[y == c] - M[c]) ** 2).sum(1).mean() for c in range(K)]
+    pairs = [
+        (var[a] + var[b]) / (2 * ((M[a] - M[b]) ** 2).sum())
+        for a in range(K)
+        for b in range(a + 1, K)
+    ]
+    got = cdnv(stats.class_variances(), stats.means())
+    assert got == pytest.approx(np.mean(pairs), rel=1e-9)
+
+
+def test_cdnv_is_zero_for_collapsed_classes_and_grows_with_spread():
+    M = simplex_etf(K, D, kind="rotated", seed=1).double()  # (K, D)
+    assert cdnv(torch.zeros(K, dtype=torch.float64), M) == 0.0
+    assert cdnv(torch.full((K,), 2.0, dtype=torch.float64), M) == pytest.approx(
+        2 * cdnv(torch.ones(K, dtype=torch.float64), M)
+    )
+
+
+def test_numerical_rank_matches_numpy_at_the_float32_tolerance():
+    rng = np.random.default_rng(5)
+    for r in (1, 3, 6):
+        A = rng.normal(size=(9, r)) @ rng.normal(size=(r, 7))  # rank r
+        s = np.linalg.svd(A, compute_uv=False)
+        tol = s[0] * max(A.shape) * np.finfo(np.float32).eps
+        expected = np.linalg.matrix_rank(A, tol=tol)
+        assert numerical_rank(torch.from_numpy(A)) == expected == r
+        C = A.T @ A  # PSD (7, 7), rank r
+        assert numerical_rank(torch.from_numpy(C), psd=True) == r
+
+
+def test_effective_rank_closed_forms_and_numpy():
+    # r equal singular values: exp(ln r) = r; one dominant value: close to 1
+    Q = torch.linalg.qr(torch.randn(8, 8, dtype=torch.float64))[0]
+    for r in (1, 2, 5):
+        A = Q[:, :r] @ Q[:r, :]  # r singular values equal to 1
+        assert effective_rank(A) == pytest.approx(r, rel=1e-9)
+    A = np.diag([1.0, 2.0, 3.0, 0.0])
+    p = np.array([1, 2, 3]) / 6
+    assert effective_rank(torch.from_numpy(A)) == pytest.approx(np.exp(-(p * np.log(p)).sum()))
+    assert effective_rank(torch.from_numpy(A), psd=True) == pytest.approx(
+        np.exp(-(p * np.log(p)).sum())
+    )
+
+
+def test_the_etf_means_have_rank_k_minus_1_and_effective_rank_k_minus_1():
+    M = simplex_etf(K, D, kind="rotated", seed=2).double()  # centred ETF: K-1 equal values
+    Mc = M - M.mean(0, keepdim=True)
+    assert numerical_rank(Mc) == K - 1
+    assert effective_rank(Mc) == pytest.approx(K - 1, rel=1e-9)
+
+
+def test_prediction_entropy_closed_forms():
+    assert prediction_entropy(torch.tensor([5, 5, 5, 5])) == pytest.approx(math.log(4))
+    assert prediction_entropy(torch.tensor([0, 9, 0])) == 0.0
+    assert prediction_entropy(torch.tensor([1, 3])) == pytest.approx(
+        -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    )
