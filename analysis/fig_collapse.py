@@ -28,7 +28,7 @@ COLLAPSE = [
 ]
 GEOMETRY = [
     ("nc2_equinorm", "NC2 equinorm (CV of mean norms)", "linear"),
-    ("nc2_equiangle", "NC2 equiangle (std of cosines)", "linear"),
+    ("nc2_equiangle", "NC2 equiangle (mean |cos + 1/(K-1)|)", "linear"),
     ("etf_distance", "distance to a simplex ETF", "linear"),
     ("rank_means", "rank of the centred means", "linear"),
 ]
@@ -134,7 +134,7 @@ def collapse_over_epochs(layers: pd.DataFrame, columns, *, measures=COLLAPSE, ti
         title="layer",
     )
     fig.suptitle(title or "collapse per layer over epochs", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))  # room for the suptitle above the column titles
     note = (
         "Layers fixed (median epoch at whose end): " + "; ".join(fixed_notes)
         if fixed_notes
@@ -222,7 +222,7 @@ def depth_profiles(layers: pd.DataFrame, arms, *, eps: float, measures=MEASURES,
         plt.Line2D([], [], color="grey", ls="-.", lw=0.8, label=f"NCC accuracy 1 − eps={eps:g}"),
     ]
     fig.suptitle(title or "measures by layer at the last epoch", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))  # room for the suptitle above the column titles
     seen: dict[str, object] = {}
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
