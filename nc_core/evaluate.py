@@ -129,7 +129,8 @@ def evaluate(
     for i, n in enumerate(names):
         m, s = means[n], stats[n]
         Mc = m - m.mean(0, keepdim=True)  # (K, D) centred class means
-        Sigma_T = s.total_cov()  # (D, D)
+        rank_m, erank_m = metrics.ranks(Mc)
+        rank_c, erank_c = metrics.ranks(s.total_cov(), psd=True)  # Sigma_T, (D, D)
         is_classifier = n == adapter.classifier
         layers[n] = LayerRecord(
             index=i,
@@ -142,10 +143,10 @@ def evaluate(
             nc3=metrics.safe(metrics.nc3_duality(W, means[penult])) if is_classifier else math.nan,
             nc4=train["nc4"] if is_classifier else math.nan,
             cdnv=metrics.safe(metrics.cdnv(s.class_variances(), m)),
-            rank_means=metrics.numerical_rank(Mc),
-            erank_means=metrics.safe(metrics.effective_rank(Mc)),
-            rank_cov=metrics.numerical_rank(Sigma_T, psd=True),
-            erank_cov=metrics.safe(metrics.effective_rank(Sigma_T, psd=True)),
+            rank_means=rank_m,
+            erank_means=metrics.safe(erank_m),
+            rank_cov=rank_c,
+            erank_cov=metrics.safe(erank_c),
             dead_units=train["dead"].get(n, math.nan),
         )
     return Evaluation(test_["loss"], test_["acc"], test_["counts"], layers)

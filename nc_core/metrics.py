@@ -219,32 +219,45 @@ def cdnv(variances: torch.Tensor, means: torch.Tensor) -> float:
     return ((v[i] + v[j]) / (2.0 * dist2)).mean().item()
 
 
-def _spectrum(A: torch.Tensor, *, psd: bool) -> torch.Tensor:
-    if psd:  # a covariance: its eigenvalues are its singular values
+def spectrum(A: torch.Tensor, *, psd: bool = False) -> torch.Tensor:
+    """Singular values of A, largest first; for a covariance (`psd`), its eigenvalues."""
+    if psd:
         return torch.linalg.eigvalsh(A).clamp(min=0).flip(0)
     return torch.linalg.svdvals(A)
 
 
-def numerical_rank(A: torch.Tensor, *, psd: bool = False) -> int:
-    """Singular values above s_max * max(m, n) * eps(float32): the rank at the precision the
-    features were computed in (float32), however they were accumulated."""
-    s = _spectrum(A, psd=psd)
+def ranks(A: torch.Tensor, *, psd: bool = False) -> tuple[int, float]:
+    """(numerical rank, effective rank) of A from one decomposition."""
+    s = spectrum(A, psd=psd)
+    return _numerical_rank(s, max(A.shape)), _effective_rank(s)
+
+
+def _numerical_rank(s: torch.Tensor, size: int) -> int:
     if s.numel() == 0 or s[0] <= 0:
         return 0
-    tol = s[0] * max(A.shape) * torch.finfo(torch.float32).eps
+    tol = s[0] * size * torch.finfo(torch.float32).eps
     return int((s > tol).sum().item())
 
 
-def effective_rank(A: torch.Tensor, *, psd: bool = False) -> float:
-    """Effective rank (Roy & Vetterli 2007): exp of the entropy of the normalised singular
-    values p_i = s_i / sum_j s_j (0 log 0 = 0); between 1 and the rank."""
-    s = _spectrum(A, psd=psd)
+def _effective_rank(s: torch.Tensor) -> float:
     total = s.sum()
     if total <= 0:
         return 0.0
     p = s / total
     p = p[p > 0]
     return torch.exp(-(p * p.log()).sum()).item()
+
+
+def numerical_rank(A: torch.Tensor, *, psd: bool = False) -> int:
+    """Singular values above s_max * max(m, n) * eps(float32): the rank at the precision the
+    features were computed in (float32), however they were accumulated."""
+    return _numerical_rank(spectrum(A, psd=psd), max(A.shape))
+
+
+def effective_rank(A: torch.Tensor, *, psd: bool = False) -> float:
+    """Effective rank (Roy & Vetterli 2007): exp of the entropy of the normalised singular
+    values p_i = s_i / sum_j s_j (0 log 0 = 0); between 1 and the rank."""
+    return _effective_rank(spectrum(A, psd=psd))
 
 
 def prediction_entropy(counts: torch.Tensor) -> float:

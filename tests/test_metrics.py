@@ -21,6 +21,7 @@ from nc_core.metrics import (
     ncc_predict,
     numerical_rank,
     prediction_entropy,
+    ranks,
     safe,
 )
 
@@ -386,3 +387,10 @@ def test_prediction_entropy_closed_forms():
     assert prediction_entropy(torch.tensor([1, 3])) == pytest.approx(
         -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
     )
+
+
+def test_ranks_from_one_decomposition_equal_the_two_measures():
+    A = torch.randn(7, 5, dtype=torch.float64) @ torch.randn(5, 9, dtype=torch.float64)
+    C = A.T @ A
+    assert ranks(A) == (numerical_rank(A), effective_rank(A))
+    assert ranks(C, psd=True) == (numerical_rank(C, psd=True), effective_rank(C, psd=True))
