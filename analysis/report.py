@@ -13,8 +13,9 @@ from nc_core.config import PRESETS
 from nc_core.etf import ETF_KINDS
 from nc_core.study import final_epochs
 
-from .load import KIND_TITLES, Study
+from .load import Study
 from .stats import count
+from .study_kind import KIND_TITLES
 from .tables import KEYS, WITHIN, baseline_of, markdown, paper_arm
 from .trials import with_arm
 

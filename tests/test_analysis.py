@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.load import ResultsSchemaError, load_study
+from analysis.load import load_study
 from analysis.make_figures import main
+from analysis.parquet_tables import ResultsSchemaError
 from analysis.trials import fix_schedule
 from nc_core.config import RunConfig
 from nc_core.depth import effective_depths

@@ -17,9 +17,10 @@ from analysis.fig_tradeoffs import controls, tradeoff
 from analysis.fig_training import training_curves
 from analysis.fig_vit import vit_accuracy, vit_profile
 from analysis.labels import overlapping, text_box
-from analysis.load import Study, classify
+from analysis.load import Study
 from analysis.report import build_report, chosen_sentence
 from analysis.stats import count, mean_ci, paired_difference, t975
+from analysis.study_kind import classify
 from analysis.tables import TABLE1_KEYS, paper_arm, study_table
 from analysis.tables import controls as controls_table
 from nc_core.etf import FIXED_KINDS
