@@ -10,7 +10,7 @@ import pandas as pd
 from nc_core.study import final_epochs
 
 from . import style
-from .fig_tradeoffs import controls
+from .fig_controls import controls
 from .load import Study
 from .stats import mean_ci
 from .trials import layer_names, with_arm

@@ -26,7 +26,7 @@ if not __package__:  # run as a file, `python analysis/make_figures.py`: import 
 
 from . import style
 from .atomic import save_figure_atomic, write_text_atomic
-from .fig_tradeoffs import controls as controls_figure
+from .fig_controls import controls as controls_figure
 from .load import Study, find_studies, load_all, load_run
 from .parquet_tables import ResultsSchemaError
 from .report import Drawn, build_report, chosen_sentence

@@ -15,7 +15,7 @@ from nc_core.study import final_epochs
 
 from .fig_collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
 from .fig_layers import ncc_heatmap, ncc_per_layer
-from .fig_tradeoffs import tradeoff
+from .fig_tradeoff import tradeoff
 from .fig_training import training_curves
 from .fig_vit import vit_accuracy, vit_profile
 from .load import Study

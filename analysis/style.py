@@ -1,10 +1,11 @@
 """One look for every figure: the colour of each arm (the baseline and every kind of
-`nc_core.etf.FIXED_KINDS`), labels with units, integer epoch ticks, and the Agg backend
-(figures are files, never windows)."""
+`nc_core.etf.FIXED_KINDS`), labels with units, integer epoch ticks, accuracy error bars that
+stay within 0 and 100, and the Agg backend (figures are files, never windows)."""
 
 from __future__ import annotations
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -80,6 +81,13 @@ def marker(arm: str) -> str:
 
 def label(arm: str) -> str:
     return ARM_LABELS.get(arm, arm)
+
+
+def pct_bars(mean, ci) -> np.ndarray:
+    """(2, n) error bars of percentages, cut at 0 and 100 (an accuracy cannot leave them)."""
+    mean = np.asarray(mean, float)
+    ci = np.nan_to_num(np.asarray(ci, float))
+    return np.vstack([np.minimum(ci, mean), np.minimum(ci, 100 - mean)])
 
 
 class NothingToDraw(Exception):

@@ -13,7 +13,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from analysis.fig_collapse import collapse_over_epochs, depth_profiles
-from analysis.fig_tradeoffs import controls, tradeoff
+from analysis.fig_controls import controls
+from analysis.fig_tradeoff import tradeoff
 from analysis.fig_training import training_curves
 from analysis.fig_vit import vit_accuracy, vit_profile
 from analysis.labels import overlapping, text_box
