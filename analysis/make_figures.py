@@ -28,8 +28,9 @@ from . import style
 from .atomic import save_figure_atomic, write_text_atomic
 from .fig_controls import controls as controls_figure
 from .load import Study, find_studies, load_all, load_run
+from .paper_comparison import chosen_sentence
 from .parquet_tables import ResultsSchemaError
-from .report import Drawn, build_report, chosen_sentence
+from .report import Drawn, build_report
 from .sections import JOBS
 from .tables import KEYS, controls, study_table, write_table
 

@@ -19,7 +19,8 @@ from analysis.fig_training import training_curves
 from analysis.fig_vit import vit_accuracy, vit_profile
 from analysis.labels import overlapping, text_box
 from analysis.load import Study
-from analysis.report import build_report, chosen_sentence
+from analysis.paper_comparison import chosen_sentence
+from analysis.report import build_report
 from analysis.stats import count, mean_ci, paired_difference, t975
 from analysis.study_kind import classify
 from analysis.tables import TABLE1_KEYS, paper_arm, study_table
