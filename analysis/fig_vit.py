@@ -7,13 +7,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nc_core.study import final_epochs
-
 from . import style
 from .fig_controls import controls
 from .load import Study
 from .stats import mean_ci
-from .trials import layer_names, with_arm
+from .trials import layer_names, ok_final
 
 PROFILE = [
     ("train_ncc_acc", "NCC accuracy, train (%)", 100.0),
@@ -23,17 +21,12 @@ PROFILE = [
 BLOCK_STYLES = ["-", "--", "-.", ":"]
 
 
-def _ok_final(study: Study) -> pd.DataFrame:
-    final = with_arm(final_epochs(study.epochs))
-    return final[final["status"] == "ok"]
-
-
 def vit_profile(study: Study):
     """Rows: train NCC, test NCC, NC1; columns: the linears fixed (fc1, fc2, both); x: block;
     one line per (blocks, kind) arm (colour: kind, line style: blocks) and the baseline in
     every column. Fixed blocks are hollow markers (their NCC/NC1 repeat the block's input
     path only in part: the attention still trains)."""
-    final = _ok_final(study)
+    final = ok_final(study.epochs)
     layers = study.layers[study.layers["trial_id"].isin(final["trial_id"])]
     if layers.empty:
         raise style.NothingToDraw(f"{study.name}: no layer measurements")
@@ -126,7 +119,7 @@ def vit_profile(study: Study):
 def blocks_table(study: Study) -> pd.DataFrame:
     """The controls table of a ViT study with `etf_linears` as the panel: test accuracy by
     (linears, blocks fixed, kind), the baseline repeated in every panel as its reference."""
-    final = _ok_final(study)
+    final = ok_final(study.epochs)
     arms = final[(final["arm"] != "baseline") & (final["layers_fixed"] > 0)]
     base = final[final["arm"] == "baseline"]
     rows = []

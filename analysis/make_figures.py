@@ -6,10 +6,10 @@
 
 Studies: every `<results>/<name>/{epochs,layers}.parquet` found (or the `--study` names), each
 analysed by what it is (read from its stored study file, else inferred from its tables: see
-`analysis.load`). A run: the `--out` table of `python -m nc_core.train` and the
-`.layers.parquet` beside it. Every input is checked before anything is written; a bad one is
-one line naming it and exit status 2, with nothing created or changed. Each output file is
-written atomically into `--out`.
+`analysis.study_kind`) with the figures of its kind (`analysis/section_*.py`). A run: the
+`--out` table of `python -m nc_core.train` and the `.layers.parquet` beside it. Every input is
+checked before anything is written; a bad one is one line naming it and exit status 2, with
+nothing created or changed. Each output file is written atomically into `--out`.
 """
 
 from __future__ import annotations
@@ -24,17 +24,27 @@ if not __package__:  # run as a file, `python analysis/make_figures.py`: import 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # package `analysis`
     __package__ = "analysis"  # (installed, it is `nc_core.analysis`: nc_core/commands.py)
 
-from . import style
-from .atomic import save_figure_atomic, write_text_atomic
+from .atomic import write_text_atomic
 from .fig_controls import controls as controls_figure
+from .jobs import Drawn, Job, render
 from .load import Study, find_studies, load_all, load_run
 from .paper_comparison import chosen_sentence
 from .parquet_tables import ResultsSchemaError
-from .report import Drawn, build_report
-from .sections import JOBS
+from .report import build_report
+from .section_depth_width import depth_width_jobs
+from .section_eps_sweep import eps_sweep_jobs
+from .section_runs import run_jobs
+from .section_vit import vit_jobs
 from .tables import KEYS, controls, study_table, write_table
 
 METHOD = {"eps_sweep": "Adaptive-ETF", "vit_blocks": "ETF-Transformer", "depth_width": "StaticETF"}
+# What to draw for a study, by what it is (`analysis.study_kind.KINDS`).
+JOBS = {
+    "eps_sweep": eps_sweep_jobs,
+    "depth_width": depth_width_jobs,
+    "vit_blocks": vit_jobs,
+    "runs": run_jobs,
+}
 
 
 class BadInput(Exception):
@@ -124,27 +134,21 @@ def main(argv: list[str] | None = None) -> int:
 
     figures: dict[str, list[Drawn]] = {}
     for name, study in studies.items():
-        figures[name] = [
-            render(job.title, job.stem, out, args.pdf, job.draw, job.shows)
-            for job in JOBS[study.kind](study, args.eps)
-        ]
+        figures[name] = [render(job, out, args.pdf) for job in JOBS[study.kind](study, args.eps)]
     drawn_controls = []
     if args.run is None:
         table = controls(list(studies.values()))
         if len(table):
             written += write_table(table, out, "controls")
-            drawn_controls.append(
-                render(
-                    "Every kind at equal layers fixed",
-                    "controls",
-                    out,
-                    args.pdf,
-                    lambda: controls_figure(table),
-                    "Final test accuracy against layers fixed for each kind, the ETF kinds "
-                    "beside the random-isometry and freeze-in-place controls, with each "
-                    "setup's baseline as a band; only cells where layers were fixed are drawn.",
-                )
+            job = Job(
+                "Every kind at equal layers fixed",
+                "controls",
+                "Final test accuracy against layers fixed for each kind, the ETF kinds beside "
+                "the random-isometry and freeze-in-place controls, with each setup's baseline "
+                "as a band; only cells where layers were fixed are drawn.",
+                lambda: controls_figure(table),
             )
+            drawn_controls.append(render(job, out, args.pdf))
     for drawn in [d for ds in figures.values() for d in ds] + drawn_controls:
         if drawn.path is not None:
             written.append(drawn.path)
@@ -162,16 +166,6 @@ def main(argv: list[str] | None = None) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
-
-
-def render(title: str, stem: str, out: Path, pdf: bool, draw, shows: str = "") -> Drawn:
-    """Draw one figure and save it, or record (and print) why it was skipped."""
-    try:
-        fig, note = draw()
-    except style.NothingToDraw as reason:
-        print(f"skip {stem}: {reason}")
-        return Drawn(title, None, str(reason), shows)
-    return Drawn(title, save_figure_atomic(fig, out, stem, pdf=pdf), note, shows)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,11 @@ paper (`reproduction`), and the trials left out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import pandas as pd
 
 from nc_core.study import final_epochs
 
+from .jobs import Drawn
 from .load import Study
 from .paper_comparison import paper_section
 from .reproduction import reproduction_notes
@@ -18,17 +16,6 @@ from .study_kind import KIND_TITLES
 from .study_scale import scale
 from .tables import markdown
 from .trials import with_arm
-
-
-@dataclass(frozen=True)
-class Drawn:
-    """A figure's outcome: its PNG (None when skipped), what it shows, and the computed note
-    (or why it is absent)."""
-
-    title: str
-    path: Path | None
-    note: str
-    shows: str = ""
 
 
 def diverged_section(studies: dict[str, Study]) -> str:

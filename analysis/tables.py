@@ -27,6 +27,7 @@ from .trials import (
     fix_epochs,
     fix_schedule,
     is_baseline,
+    ok_final,
     varying,
     with_arm,
 )
@@ -149,8 +150,7 @@ def controls(studies: list[Study]) -> pd.DataFrame:
     `arm` "baseline" and `layers_fixed` NaN, a reference line, not a cell."""
     rows = []
     for study in studies:
-        final = with_arm(final_epochs(study.epochs))
-        final = final[final["status"] == "ok"]
+        final = ok_final(study.epochs)
         if not (final["arm"] != "baseline").any():
             continue
         setup = varying(final, SETUP_FIELDS)

@@ -1,6 +1,7 @@
 """Trial-level views of the tidy tables: the arm a trial belongs to, which setup it ran in, and
-when its layers were fixed. A trial's final row is `nc_core.study.final_epochs`; the effective
-depth is `nc_core.depth` (one definition each)."""
+when its layers were fixed. A trial's final row is `nc_core.study.final_epochs` (`ok_final`:
+those of ok trials, with their arm); the effective depth is `nc_core.depth` (one definition
+each)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from nc_core.records import CONFIG_COLUMNS
+from nc_core.study import final_epochs
 
 # Config fields that describe the ETF policy, not the network or the training it is compared in.
 # Baseline rows carry defaults here that mean nothing, so they are blanked for grouping.
@@ -28,6 +30,7 @@ POLICY_FIELDS = [
 RUN_FIELDS = ["seed", "device"]  # repeat or placement of a run: never a grouping key
 SETUP_FIELDS = [c for c in CONFIG_COLUMNS if c not in POLICY_FIELDS + RUN_FIELDS]
 METHODS = {"adaptive": "Adaptive-ETF", "static": "StaticETF"}
+DEFAULT_EPS = 0.1  # studies/depth_width.py --eps default: the effective depth it prints
 
 
 def is_baseline(df: pd.DataFrame) -> pd.Series:
@@ -60,10 +63,16 @@ def varying(df: pd.DataFrame, columns: list[str]) -> list[str]:
     return [c for c in columns if c in df and df[c].map(str).nunique() > 1]
 
 
-def split_status(final: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(ok trials, the others: diverged or error). The others are listed, never averaged."""
-    ok = final["status"] == "ok"
-    return final[ok], final[~ok]
+def ok_final(epochs: pd.DataFrame) -> pd.DataFrame:
+    """Each ok trial's final row, with its arm (`with_arm`). Trials that diverged or failed are
+    listed in the report, never averaged or drawn."""
+    final = with_arm(final_epochs(epochs))
+    return final[final["status"] == "ok"]
+
+
+def trial_ids(df: pd.DataFrame) -> list[str]:
+    """The trial ids of `df`'s rows, in order."""
+    return list(df["trial_id"])
 
 
 def fix_epochs(layers: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
@@ -138,7 +147,7 @@ def arm_label(row) -> str:
     return str(row["kind"])
 
 
-def study_eps(final: pd.DataFrame, requested: float | None, default: float = 0.1) -> float:
+def study_eps(final: pd.DataFrame, requested: float | None, default: float = DEFAULT_EPS) -> float:
     """The eps a figure uses: `requested` if given, else `default` when an Adaptive-ETF arm ran
     at it, else the median eps the Adaptive-ETF arms ran at, else `default`."""
     if requested is not None:

@@ -1,0 +1,99 @@
+"""The figures of an eps sweep (Adaptive-ETF over eps, MLP): collapse and class-mean geometry
+per layer over epochs, every measure by layer, training curves, the NCC heat map and the
+trade-off, for the baseline and each kind at one eps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nc_core.etf import FIXED_KINDS
+
+from .fig_collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
+from .fig_layers import ncc_heatmap
+from .fig_tradeoff import tradeoff
+from .fig_training import training_curves
+from .jobs import Job
+from .load import Study
+from .trials import ok_final, study_eps, trial_ids
+
+
+def eps_arms(final: pd.DataFrame, eps: float) -> list[tuple[str, str, list[str]]]:
+    """The baseline and every kind's Adaptive-ETF arm at `eps`: [(label, arm, trial ids)]."""
+    arms = [("baseline", "baseline", trial_ids(final[final["arm"] == "baseline"]))]
+    at = final[(final["policy"] == "adaptive") & np.isclose(final["eps"].astype(float), eps)]
+    kinds = list(FIXED_KINDS) + sorted(set(at["kind"]) - set(FIXED_KINDS))
+    arms += [(f"eps={eps:g} {k}", k, trial_ids(at[at["kind"] == k])) for k in kinds]
+    return [a for a in arms if a[2]]
+
+
+def eps_sweep_jobs(study: Study, eps_arg: float | None) -> list[Job]:
+    final = ok_final(study.epochs)
+    eps = study_eps(final, eps_arg)
+    arms = eps_arms(final, eps)
+    base_ids = arms[0][2] if arms and arms[0][1] == "baseline" else []
+    fixed_arms = [a for a in arms if a[1] != "baseline"]
+    name = study.name
+    heat = [(ids[0], f"{label}, first seed") for label, _, ids in arms[:2]]
+    return [
+        Job(
+            f"{name}: collapse per layer over epochs (eps={eps:g})",
+            f"{name}_collapse_epochs",
+            "Each column is an arm (the baseline and each kind at this eps), each line a layer: "
+            "NCC accuracy rising and NC1 and CDNV falling with depth and epoch is neural "
+            "collapse, and a dashed tail marks a layer fixed.",
+            lambda: collapse_over_epochs(
+                study.layers,
+                [(t, ids) for t, _, ids in arms],
+                measures=COLLAPSE,
+                title=f"{name}: collapse per layer over epochs, eps={eps:g}",
+            ),
+        ),
+        Job(
+            f"{name}: class-mean geometry per layer over epochs (eps={eps:g})",
+            f"{name}_geometry_epochs",
+            "The NC2 measures (equinorm, equiangle, distance to a simplex ETF) and the rank of "
+            "the class means per layer over epochs; all fall towards 0 (rank towards K-1) as "
+            "the means approach a simplex ETF.",
+            lambda: collapse_over_epochs(
+                study.layers,
+                [(t, ids) for t, _, ids in arms],
+                measures=GEOMETRY,
+                title=f"{name}: class-mean geometry per layer over epochs, eps={eps:g}",
+            ),
+        ),
+        Job(
+            f"{name}: every measure by layer at the last epoch (eps={eps:g})",
+            f"{name}_depth_profile",
+            "Final-epoch profiles against depth for the baseline and each kind; hollow markers "
+            "are fixed layers, whose NCC and NC1 repeat their input's, and the dotted line is "
+            "the effective depth where it is defined.",
+            lambda: depth_profiles(
+                study.layers,
+                arms,
+                eps=eps,
+                title=f"{name}: measures by layer at the last epoch, eps={eps:g}",
+            ),
+        ),
+        Job(
+            f"{name}: training curves (eps={eps:g})",
+            f"{name}_training",
+            "Accuracy and trainable parameters per epoch for each kind beside the baseline; "
+            "each dotted line is the epoch at whose end a layer was fixed.",
+            lambda: training_curves(study, fixed_arms, base_ids),
+        ),
+        Job(
+            f"{name}: train NCC accuracy, layer x epoch (eps={eps:g})",
+            f"{name}_ncc_heatmap",
+            "Train NCC accuracy of every layer at every epoch for one trial of each arm; the "
+            "white line is the effective depth and x marks a fixed layer.",
+            lambda: ncc_heatmap(study, heat, eps=eps),
+        ),
+        Job(
+            f"{name}: test accuracy against trainable parameters",
+            f"{name}_tradeoff",
+            "Every arm's mean final test accuracy against its trainable parameters, labelled "
+            "with its eps and kind; arms on the grey line are not beaten on both axes.",
+            lambda: tradeoff(study),
+        ),
+    ]
