@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from nc_core import tables
 from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
-from nc_core.tables import generation_of
 
 # Config columns the analysis groups or reports by (each is a `RunConfig` field).
 CONFIG_NEEDED = [
@@ -142,17 +142,13 @@ def read_table(path: Path, needed: list[str], *, optional: tuple[str, ...] = ())
 
 
 def check_pair(epochs_path: Path, layers_path: Path) -> None:
-    """Refuse an epochs/layers pair written by different runs (their generation ids differ, or
-    one is stamped and the other not: `nc_core.tables`). Two unstamped tables are accepted."""
+    """Refuse an epochs/layers pair written by different runs (`nc_core.tables.check_pair`)."""
     try:
-        a, b = generation_of(epochs_path), generation_of(layers_path)
+        tables.check_pair(epochs_path, layers_path)
+    except tables.MismatchedTables as err:
+        raise ResultsSchemaError(str(err)) from err
     except Exception:  # unreadable: read_table then says why, naming the file
         return
-    if a != b:
-        raise ResultsSchemaError(
-            f"{epochs_path} (generation {a}) and {layers_path} (generation {b}) were written by "
-            "different runs: a mismatched pair. Re-export the study (--export-only) or rerun it"
-        )
 
 
 def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -55,18 +55,21 @@ def generation_of(path: str | os.PathLike) -> str | None:
     return value.decode() if value is not None else None
 
 
-def read_pair(
-    epochs_path: str | os.PathLike, layers_path: str | os.PathLike
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(epochs, layers) read from a pair written by `write_pair`.
-
-    Raises MismatchedTables naming both files when their generation ids differ, or when one is
-    stamped and the other not. Two unstamped files (written before pairs were stamped) are read
-    as they are."""
+def check_pair(epochs_path: str | os.PathLike, layers_path: str | os.PathLike) -> None:
+    """Raise MismatchedTables naming both files when their generation ids differ, or when one is
+    stamped and the other not. Two unstamped files (written before pairs were stamped) pass."""
     a, b = generation_of(epochs_path), generation_of(layers_path)
     if a != b:
         raise MismatchedTables(
             f"{Path(epochs_path)} (generation {a}) and {Path(layers_path)} (generation {b}) "
-            "come from different writes; rewrite both (rerun, or a study's --export-only)"
+            "come from different writes: a mismatched pair. Rewrite both (rerun, or a study's "
+            "--export-only)"
         )
+
+
+def read_pair(
+    epochs_path: str | os.PathLike, layers_path: str | os.PathLike
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(epochs, layers) read from a pair written by `write_pair`, after `check_pair`."""
+    check_pair(epochs_path, layers_path)
     return pd.read_parquet(epochs_path), pd.read_parquet(layers_path)
