@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.ticker import FixedLocator, NullFormatter
 
 from nc_core.etf import FIXED_KINDS
-from nc_core.study import final_epochs, pareto_front
+from nc_core.study_tables import final_epochs, pareto_front
 
 from . import style
 from .labels import place_labels

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nc_core.study import final_epochs
+from nc_core.study_tables import final_epochs
 
 from . import style
 from .fig_tradeoffs import controls

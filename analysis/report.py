@@ -11,7 +11,7 @@ import pandas as pd
 
 from nc_core.config import PRESETS
 from nc_core.etf import ETF_KINDS
-from nc_core.study import final_epochs
+from nc_core.study_tables import final_epochs
 
 from .load import KIND_TITLES, Study
 from .stats import count

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from nc_core.etf import FIXED_KINDS
-from nc_core.study import final_epochs
+from nc_core.study_tables import final_epochs
 
 from .fig_collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
 from .fig_layers import ncc_heatmap, ncc_per_layer

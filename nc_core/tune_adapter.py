@@ -15,54 +15,40 @@ repeat epochs after a restore); only epochs reported after the last checkpoint c
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import math
 import os
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-import pyarrow.fs
 import ray
 import torch
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from nc_core.config import RunConfig
 from nc_core.data import LOCAL_DIR
-from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS, EpochRecord, to_frames
-from nc_core.state import load_state, save_state
-from nc_core.study import (
-    CONFIG_FIELDS,
-    SCALARS,
-    StudyOptions,
-    StudySpec,
-    check_study,
-    storage_uri,
-    study_marker,
-    trial_label,
+from nc_core.records import EpochRecord
+from nc_core.state import load_state
+from nc_core.study import StudyOptions, StudySpec
+from nc_core.study_checks import check_study, claim, experiment_path, storage_uri
+from nc_core.study_results import (
+    STATE_FILE,
+    StudyResult,
+    no_result,
+    reported_metrics,
+    write_checkpoint,
+    write_tables,
 )
-from nc_core.tables import write_pair
 from nc_core.train import train
+from nc_core.trial import EVERY_KEY, FAIL_KEY, TRIAL_KEY, run_config_of, trial_name
 
-# Tune's config of a trial holds only what varies (the base RunConfig is the trainable's closure,
-# so Tune's parameter box shows no base field beside an override of it): grid studies have
-# param_space[TRIAL_KEY] = tune.grid_search([overrides, ...]), searches the sampled fields.
-TRIAL_KEY = "trial"
-EVERY_KEY = "_checkpoint_every"  # param keys outside RunConfig start with "_" (studies stored
-FAIL_KEY = "_fail_at_epoch"  # before the base moved to the closure hold them, and the base)
-STATE_FILE, META_FILE = "state.pt", "meta.json"
 SAMPLERS = {"uniform": tune.uniform, "loguniform": tune.loguniform, "choice": tune.choice}
+
+# ---------------------------------------------------------------------------- one trial
 
 
 class InjectedFailure(RuntimeError):
     """Raised by `trainable` at `_fail_at_epoch` on a trial's first attempt (crash tests)."""
-
-
-# ---------------------------------------------------------------------------- one trial
 
 
 def trainable(
@@ -115,51 +101,16 @@ def trainable(
 
 
 def _report(record: EpochRecord, status: str, state=None) -> None:
-    metrics = {k: getattr(record, k) for k in SCALARS}
-    metrics.update(
-        layers_fixed=len(record.fixed_layers),
-        fixed_layers=",".join(record.fixed_layers),
-        status=status,
-    )
+    metrics = reported_metrics(record, status)
     if state is None:
         tune.report(metrics)
         return
     with tempfile.TemporaryDirectory() as d:
-        save_state(state, Path(d) / STATE_FILE)
-        (Path(d) / META_FILE).write_text(json.dumps({"epoch": record.epoch, "status": status}))
+        write_checkpoint(Path(d), state, record, status)
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
 
-def run_config_of(config: dict, base: dict | None = None) -> RunConfig:
-    """The RunConfig of a trial: `base`, then the Tune config's flat fields, then its grid
-    overrides under TRIAL_KEY."""
-    params = {**(base or {}), **config, **config.get(TRIAL_KEY, {})}
-    return RunConfig(**{k: params[k] for k in CONFIG_FIELDS if k in params}).validate()
-
-
 # ---------------------------------------------------------------------------- a whole study
-
-
-@dataclass(frozen=True)
-class StudyResult:
-    """The exported tables of a study, each trial's status, why failed trials failed, and
-    whether this run was interrupted (Ctrl-C): what the study script's exit status says."""
-
-    epochs: pd.DataFrame
-    layers: pd.DataFrame
-    statuses: dict[str, str] = field(default_factory=dict)  # trial id -> status
-    failures: dict[str, str] = field(default_factory=dict)  # trial id -> last error line
-    interrupted: bool = False
-
-    @property
-    def exit_code(self) -> int:
-        """130 when interrupted (as for SIGINT), 1 when a trial ended in error, else 0."""
-        return 130 if self.interrupted else 1 if self.failures else 0
-
-
-def experiment_path(spec: StudySpec, opts: StudyOptions) -> str:
-    """Tune's experiment directory (or URI): <storage>/<study name>."""
-    return f"{storage_uri(opts).rstrip('/')}/{spec.name}"
 
 
 def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
@@ -172,7 +123,7 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
     if opts.export_only:
         return export(spec, opts)
     path = experiment_path(spec, opts)
-    _claim(spec, path)
+    claim(spec, path)
     # With num_to_keep, Tune snapshots the experiment whenever checkpoints are deleted (so a
     # resume never points at a deleted one); with short epochs it warns about that, needlessly.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -199,7 +150,7 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
         else:
             tuner = tune.Tuner(
                 fn,
-                param_space=_param_space(spec, opts),
+                param_space=_param_space(spec),
                 tune_config=_tune_config(spec, opts),
                 run_config=tune.RunConfig(
                     name=spec.name,
@@ -218,10 +169,7 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
         if started:
             ray.shutdown()
     if not tune.Tuner.can_restore(path):  # interrupted before Tune saved anything
-        empty = pd.DataFrame(columns=EPOCH_COLUMNS + CONFIG_COLUMNS)
-        return StudyResult(
-            empty, pd.DataFrame(columns=LAYER_COLUMNS + CONFIG_COLUMNS), {}, {}, True
-        )
+        return no_result()
     result = export(spec, opts)
     # After a completed fit every trial is finished or errored: "incomplete" means interrupted.
     interrupted = interrupted or "incomplete" in result.statuses.values()
@@ -230,7 +178,20 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
     return StudyResult(result.epochs, result.layers, result.statuses, result.failures, interrupted)
 
 
-def _param_space(spec: StudySpec, opts: StudyOptions) -> dict:
+def export(spec: StudySpec, opts: StudyOptions) -> StudyResult:
+    """Rebuild <results>/<study>/{epochs,layers}.parquet from the study's Tune storage
+    (`nc_core.study_results.write_tables`)."""
+    path = experiment_path(spec, opts)
+    if not tune.Tuner.can_restore(path):
+        raise FileNotFoundError(
+            f"no stored study at {path}: run it first (without "
+            "--export-only), or pass the --storage and --name it ran with"
+        )
+    analysis = tune.ExperimentAnalysis(path)
+    return write_tables(spec, opts, analysis.trials, analysis.trial_dataframes)
+
+
+def _param_space(spec: StudySpec) -> dict:
     """What varies between trials, and nothing else (the base goes to `trainable` as `base`)."""
     if spec.trials:
         return {TRIAL_KEY: tune.grid_search([dict(t) for t in spec.trials])}
@@ -265,12 +226,10 @@ def _tune_config(spec: StudySpec, opts: StudyOptions) -> tune.TuneConfig:
     )
 
 
+# Tune pickles these two by reference (module and name) into every trial's stored state, which
+# `export` and a resume unpickle: moving or renaming them makes stored studies unreadable.
 def _trial_name(trial) -> str:
-    """`eps0.1-rotated-s0`: the trial's name in Tune's output, from what its config varies."""
-    varying = trial.config.get(TRIAL_KEY)
-    if varying is None:  # a search: the sampled fields
-        varying = {k: v for k, v in trial.config.items() if k in CONFIG_FIELDS}
-    return trial_label(varying)
+    return trial_name(trial.config)
 
 
 def _trial_dirname(trial) -> str:
@@ -314,16 +273,6 @@ class TrialLines(tune.Callback):
         print(f"{trial}: failed; error in {trial.error_file}", flush=True)
 
 
-def _claim(spec: StudySpec, path: str) -> None:
-    """Record which study owns `path` (check_study has refused a different one there)."""
-    fs, marker, mine = study_marker(spec, path)
-    if fs.get_file_info(marker).type == pyarrow.fs.FileType.File:
-        return
-    fs.create_dir(marker.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(marker) as f:
-        f.write(mine.encode())
-
-
 def _init_ray(opts: StudyOptions) -> bool:
     """Start or join Ray unless this process already did; True when this call started it."""
     if ray.is_initialized():
@@ -354,109 +303,9 @@ def _loopback_only() -> None:
     address) and then binds its servers to 0.0.0.0. With its Windows/macOS switch off
     (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0) the node address is 127.0.0.1 and the GCS, raylet,
     object manager and every worker bind loopback alone (checked with `ss -ltnp`, and by
-    tests/test_studies.py). The constant is read when Ray is imported, so this process's copy is
-    set too; the processes Ray starts inherit the environment variable."""
+    tests/test_reliability.py). The constant is read when Ray is imported, so this process's
+    copy is set too; the processes Ray starts inherit the environment variable."""
     from ray._private import ray_constants
 
     os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
     ray_constants.ENABLE_RAY_CLUSTER = False
-
-
-# ---------------------------------------------------------------------------- export
-
-
-def export(spec: StudySpec, opts: StudyOptions) -> StudyResult:
-    """Rebuild <results>/<study>/{epochs,layers}.parquet from storage and replace both together
-    (`nc_core.tables.write_pair`); print the trials that failed and why."""
-    path = experiment_path(spec, opts)
-    if not tune.Tuner.can_restore(path):
-        raise FileNotFoundError(
-            f"no stored study at {path}: run it first (without "
-            "--export-only), or pass the --storage and --name it ran with"
-        )
-    analysis = tune.ExperimentAnalysis(path)
-    history = analysis.trial_dataframes
-    frames, statuses, failures = [], {}, {}
-    for trial in analysis.trials:
-        records, status = _trial_records(trial, history.get(trial.trial_id))
-        frames.append(
-            to_frames(
-                records,
-                run_config_of(trial.config, spec.base.to_dict()),
-                study=spec.name,
-                trial_id=trial.trial_id,
-                status=status,
-            )
-        )
-        statuses[trial.trial_id] = status
-        if status == "error":
-            failures[trial.trial_id] = _error_line(trial)
-    epochs = pd.concat([e for e, _ in frames], ignore_index=True)
-    layers = pd.concat([lay for _, lay in frames], ignore_index=True)
-    epochs = epochs.drop_duplicates(["trial_id", "epoch"], keep="last", ignore_index=True)
-    layers = layers.drop_duplicates(["trial_id", "epoch", "layer"], keep="last", ignore_index=True)
-    out = Path(opts.results) / spec.name
-    write_pair(epochs, layers, out / "epochs.parquet", out / "layers.parquet")
-    counts = pd.Series(list(statuses.values()), dtype=str).value_counts().to_dict()
-    print(
-        f"study {spec.name}: trials {counts}; {len(epochs)} epoch rows, {len(layers)} layer "
-        f"rows -> {out}"
-    )
-    if counts.get("incomplete") or counts.get("error"):
-        print(f"study {spec.name}: rerun the same command to resume the unfinished trials")
-    for trial_id, why in failures.items():
-        print(f"study {spec.name}: trial {trial_id} failed: {why}")
-    return StudyResult(epochs, layers, statuses, failures)
-
-
-def _error_line(trial) -> str:
-    """The last line of a failed trial's error (Tune's error.txt): the exception and message."""
-    path = Path(trial.path) / "error.txt" if trial.path else None
-    try:
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip()] if path else []
-    except OSError:
-        lines = []
-    return lines[-1].strip() if lines else f"see {trial.path}"
-
-
-def _trial_records(trial, history: pd.DataFrame | None) -> tuple[list[EpochRecord], str]:
-    """A trial's records, one per epoch (those of its last checkpoint, then any epochs reported
-    after it by the newest attempt), and its status."""
-    records, status = [], None
-    if trial.checkpoint is not None:  # the latest one Tune recorded
-        with trial.checkpoint.as_directory() as d:
-            records = list(load_state(Path(d) / STATE_FILE).records)
-            status = json.loads((Path(d) / META_FILE).read_text())["status"]
-    if history is not None and len(history) and "epoch" in history:
-        # After a restore, the history repeats epochs; the newest attempt is its longest tail
-        # of strictly increasing epochs.
-        epochs = history["epoch"].tolist()
-        start = len(epochs) - 1
-        while start > 0 and epochs[start - 1] < epochs[start]:
-            start -= 1
-        done = records[-1].epoch if records else 0
-        later = history.iloc[start:]
-        later = later[later["epoch"] > done]
-        records += [_record_from_metrics(row) for row in later.to_dict("records")]
-        if len(later) or status is None:
-            status = history["status"].iloc[-1]
-    return records, _final_status(trial.status, status, records)
-
-
-def _record_from_metrics(row: dict) -> EpochRecord:
-    """An EpochRecord rebuilt from reported metrics (scalars only: no layer measures)."""
-    fixed = row.get("fixed_layers")
-    return EpochRecord(
-        **{k: row[k] for k in SCALARS},
-        fixed_layers=fixed.split(",") if isinstance(fixed, str) and fixed else [],
-    )
-
-
-def _final_status(trial_status: str, reported: str | None, records: list[EpochRecord]) -> str:
-    """ok / diverged (from train), error (failed max_failures + 1 times), stopped (by the
-    scheduler), incomplete (not finished yet: interrupted, or still running)."""
-    if reported == "diverged" or any(not math.isfinite(r.train_loss) for r in records):
-        return "diverged"
-    if reported == "ok":
-        return "ok"
-    return {"ERROR": "error", "TERMINATED": "stopped"}.get(trial_status, "incomplete")

@@ -28,14 +28,10 @@ from nc_core.config import RunConfig, preset
 from nc_core.data import DataError, load_fashion_mnist
 from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state
-from nc_core.study import (
-    StudyOptions,
-    StudySpec,
-    base_config,
-    pareto_front,
-    study_name,
-    trial_label,
-)
+from nc_core.study import StudyOptions, StudySpec
+from nc_core.study_cli import base_config, study_name
+from nc_core.study_tables import pareto_front
+from nc_core.trial import trial_label
 from nc_core.tune_adapter import run_study
 from studies import depth_width, eps_sweep, vit_blocks
 
