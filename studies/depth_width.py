@@ -31,7 +31,7 @@ from nc_core.study_cli import (
     study_parser,
 )
 from nc_core.study_tables import final_epochs, summarize_final
-from nc_core.tune_adapter import run_study
+from nc_core.tune.run import run_study
 
 WIDTHS = {"smoke": (32,), "quick": (100, 400), "paper": (100, 200, 400, 800)}
 DEPTHS = {"smoke": (3,), "quick": (4, 8), "paper": (4, 6, 8, 10)}

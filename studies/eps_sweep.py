@@ -30,7 +30,7 @@ from nc_core.study_cli import (
     study_parser,
 )
 from nc_core.study_tables import final_epochs, pareto_front, summarize_final, write_csv_atomic
-from nc_core.tune_adapter import run_study
+from nc_core.tune.run import run_study
 
 EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 SMOKE_EPS = (0.1, 0.3)

@@ -29,7 +29,7 @@ from nc_core.study_cli import (
     study_parser,
 )
 from nc_core.study_tables import final_epochs, summarize_final
-from nc_core.tune_adapter import run_study
+from nc_core.tune.run import run_study
 from nc_core.vit import parse_blocks
 
 BLOCKS = {

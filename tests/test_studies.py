@@ -32,7 +32,7 @@ from nc_core.study import StudyOptions, StudySpec
 from nc_core.study_cli import base_config, study_name
 from nc_core.study_tables import pareto_front
 from nc_core.trial import trial_label
-from nc_core.tune_adapter import run_study
+from nc_core.tune.run import run_study
 from studies import depth_width, eps_sweep, vit_blocks
 
 REPO = Path(__file__).resolve().parents[1]
