@@ -3,13 +3,14 @@
 Tune's config of a trial holds only what varies (the base RunConfig is the trainable's closure,
 so Tune's parameter columns show no base field beside an override of it): a grid study's
 param_space is {TRIAL_KEY: tune.grid_search([overrides, ...])}, a search's the sampled fields.
-`trial_label` names a trial from those overrides (`eps0.1-rotated-s0`). No Ray here.
+`trial_label` names a trial from those overrides (`eps0.1-rotated-s0`), and `override_columns`
+are the columns of Tune's progress table that show them. No Ray here.
 """
 
 from __future__ import annotations
 
 from nc_core.config import RunConfig
-from nc_core.study import CONFIG_FIELDS
+from nc_core.study import CONFIG_FIELDS, StudySpec
 
 TRIAL_KEY = "trial"
 EVERY_KEY = "_checkpoint_every"  # param keys outside RunConfig start with "_" (studies stored
@@ -29,6 +30,16 @@ def trial_name(config: dict) -> str:
     if varying is None:  # a search: the sampled fields
         varying = {k: v for k, v in config.items() if k in CONFIG_FIELDS}
     return trial_label(varying)
+
+
+def override_columns(spec: StudySpec) -> dict[str, str]:
+    """Tune config key -> column header for each field a trial of `spec` sets, in the order the
+    trials first set them: {"trial/policy": "policy", "trial/eps": "eps", ...} for a grid (Tune
+    reads nested keys by "/"), {"eps": "eps", "lr": "lr"} for a search."""
+    if not spec.trials:
+        return {key: key for key in spec.space}
+    keys = dict.fromkeys(key for overrides in spec.trials for key in overrides)
+    return {f"{TRIAL_KEY}/{key}": key for key in keys}
 
 
 def trial_label(overrides: dict) -> str:

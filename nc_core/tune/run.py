@@ -26,7 +26,7 @@ from nc_core.study import StudyOptions, StudySpec
 from nc_core.study_checks import check_study, claim, experiment_path, storage_uri
 from nc_core.study_results import StudyResult, no_result, write_tables
 from nc_core.trial import TRIAL_KEY, trial_name
-from nc_core.tune.console import TrialLines, console
+from nc_core.tune.console import console, progress_reporter, trial_lines, tune_verbosity
 from nc_core.tune.local_ray import init_ray
 from nc_core.tune.trainable import trainable
 
@@ -77,8 +77,9 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
                     storage_path=storage_uri(opts),
                     failure_config=tune.FailureConfig(max_failures=opts.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-                    verbose=opts.verbose,
-                    callbacks=[TrialLines()] if opts.verbose == 0 else None,
+                    verbose=tune_verbosity(opts.verbose),
+                    callbacks=trial_lines(opts.verbose),
+                    progress_reporter=progress_reporter(spec),
                 ),
             )
         with console(opts.verbose):
