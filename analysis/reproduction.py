@@ -5,7 +5,7 @@ best compared with."""
 from __future__ import annotations
 
 from nc_core.config import PRESETS
-from nc_core.study import final_epochs
+from nc_core.study_tables import final_epochs
 
 from .load import Study
 from .trials import with_arm

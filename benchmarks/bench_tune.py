@@ -26,7 +26,7 @@ import torch
 from nc_core.config import preset
 from nc_core.study import StudyOptions, StudySpec
 from nc_core.train import train
-from nc_core.tune_adapter import run_study
+from nc_core.tune.run import run_study
 
 
 def plain(cfg, seeds, threads: int) -> float:

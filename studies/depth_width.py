@@ -21,18 +21,17 @@ import pandas as pd
 
 from nc_core.config import KINDS
 from nc_core.depth import effective_depths, format_depth
-from nc_core.study import (
-    StudySpec,
+from nc_core.study import StudySpec
+from nc_core.study_checks import check_study
+from nc_core.study_cli import (
     add_study_args,
     base_config,
-    check_study,
-    final_epochs,
     options_from_args,
     study_name,
     study_parser,
-    summarize_final,
 )
-from nc_core.tune_adapter import run_study
+from nc_core.study_tables import final_epochs, summarize_final
+from nc_core.tune.run import run_study
 
 WIDTHS = {"smoke": (32,), "quick": (100, 400), "paper": (100, 200, 400, 800)}
 DEPTHS = {"smoke": (3,), "quick": (4, 8), "paper": (4, 6, 8, 10)}

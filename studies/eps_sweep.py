@@ -20,20 +20,17 @@ import sys
 import pandas as pd
 
 from nc_core.config import KINDS
-from nc_core.study import (
-    StudySpec,
+from nc_core.study import StudySpec
+from nc_core.study_checks import check_study
+from nc_core.study_cli import (
     add_study_args,
     base_config,
-    check_study,
-    final_epochs,
     options_from_args,
-    pareto_front,
     study_name,
     study_parser,
-    summarize_final,
-    write_csv_atomic,
 )
-from nc_core.tune_adapter import run_study
+from nc_core.study_tables import final_epochs, pareto_front, summarize_final, write_csv_atomic
+from nc_core.tune.run import run_study
 
 EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 SMOKE_EPS = (0.1, 0.3)

@@ -19,18 +19,17 @@ import pandas as pd
 
 from nc_core.cmdline import choices
 from nc_core.config import KINDS, RunConfig
-from nc_core.study import (
-    StudySpec,
+from nc_core.study import StudySpec
+from nc_core.study_checks import check_study
+from nc_core.study_cli import (
     add_study_args,
     base_config,
-    check_study,
-    final_epochs,
     options_from_args,
     study_name,
     study_parser,
-    summarize_final,
 )
-from nc_core.tune_adapter import run_study
+from nc_core.study_tables import final_epochs, summarize_final
+from nc_core.tune.run import run_study
 from nc_core.vit import parse_blocks
 
 BLOCKS = {

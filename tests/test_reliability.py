@@ -155,11 +155,11 @@ BIND_SCRIPT = """
 import subprocess, sys, tempfile
 import ray
 from nc_core.study import StudyOptions
-from nc_core.tune_adapter import _init_ray
+from nc_core.tune.local_ray import init_ray
 ray_tmp = tempfile.mkdtemp(prefix="ncbind", dir="/tmp")
 ray.init = (lambda init: lambda **kw: init(**kw, object_store_memory=80 * 1024**2,
                                            _temp_dir=ray_tmp))(ray.init)
-_init_ray(StudyOptions(num_cpus=1))
+init_ray(StudyOptions(num_cpus=1))
 @ray.remote
 def pid():
     import os

@@ -28,15 +28,11 @@ from nc_core.config import RunConfig, preset
 from nc_core.data import DataError, load_fashion_mnist
 from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state
-from nc_core.study import (
-    StudyOptions,
-    StudySpec,
-    base_config,
-    pareto_front,
-    study_name,
-    trial_label,
-)
-from nc_core.tune_adapter import run_study
+from nc_core.study import StudyOptions, StudySpec
+from nc_core.study_cli import base_config, study_name
+from nc_core.study_tables import pareto_front
+from nc_core.trial import override_columns, trial_label
+from nc_core.tune.run import run_study
 from studies import depth_width, eps_sweep, vit_blocks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,8 +99,25 @@ def check_tables(epochs: pd.DataFrame, layers: pd.DataFrame, trials: int, cfg: R
     assert set(epochs.status) == {"ok"}
 
 
-def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer(tmp_path, mlp_dataset):
-    eps_sweep.main(common(tmp_path, "--dataset", mlp_dataset))
+def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer_and_readable_console(
+    tmp_path, mlp_dataset, capsys
+):
+    eps_sweep.main(common(tmp_path, "--dataset", mlp_dataset, "--verbose", "1"))
+    # --verbose 1 (the default): Tune's table names each trial and shows each override it sets
+    # in a column of its own, nothing cut short ("...") and no column of the whole override dict
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("| ")
+    ]
+    headers = [row for row in rows if row[0] == "Trial name"]
+    assert headers and all(
+        h[1:7] == ["status", "loc", "policy", "seed", "kind", "eps"] for h in headers
+    )
+    assert not any("trial" in h for h in headers)
+    names = {row[0] for row in rows if row[0] != "Trial name"}
+    assert names == {"baseline-s0", "eps0.1-canonical-s0", "eps0.3-canonical-s0"}
+    assert not any("..." in cell for row in rows for cell in row)
     epochs, layers = read_tables(tmp_path, "eps_sweep-smoke")
     check_tables(
         epochs,
@@ -378,6 +391,21 @@ def test_trial_labels_name_what_each_trial_varies():
     vit = vit_blocks.trial_list(("last:1",), ("both",), ("canonical",), (0,))
     assert [trial_label(t) for t in vit] == ["baseline-s0", "last1-both-canonical-s0"]
     assert trial_label({"eps": 0.012345, "lr": 0.0456}) == "eps0.0123-lr0.0456"
+
+
+def test_override_columns_are_the_fields_trials_set_in_the_order_first_set():
+    base = preset("smoke")
+    grid = StudySpec(
+        name="g", base=base, trials=tuple(eps_sweep.trial_list((0.1,), ("rotated",), (0,)))
+    )
+    assert override_columns(grid) == {
+        "trial/policy": "policy",
+        "trial/seed": "seed",
+        "trial/kind": "kind",
+        "trial/eps": "eps",
+    }
+    search = StudySpec(name="s", base=base, space=eps_sweep.search_space(True), num_samples=1)
+    assert override_columns(search) == {"eps": "eps", "lr": "lr"}
 
 
 def test_verbose_0_prints_one_line_per_trial_and_tune_config_holds_only_overrides(tmp_path, capsys):

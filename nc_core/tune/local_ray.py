@@ -1,0 +1,49 @@
+"""Starting (or joining) the Ray a study runs on; a local one listens on loopback only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ray
+
+from nc_core.data import LOCAL_DIR
+from nc_core.study import StudyOptions
+
+
+def init_ray(opts: StudyOptions) -> bool:
+    """Start or join Ray unless this process already did; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    env = {}
+    if os.environ.get("NC_DATA_DIR"):  # trials run in their own directories: pass data paths on
+        env["NC_DATA_DIR"] = os.environ["NC_DATA_DIR"]
+    elif (Path.cwd() / LOCAL_DIR).is_dir():
+        env["NC_DATA_DIR"] = str((Path.cwd() / LOCAL_DIR).resolve())
+    runtime_env = {"env_vars": env} if env else None
+    if opts.local:
+        _loopback_only()
+        ray.init(
+            address="local",
+            num_cpus=opts.num_cpus,
+            include_dashboard=False,
+            runtime_env=runtime_env,
+        )
+    else:
+        ray.init(address=opts.address, runtime_env=runtime_env)
+    return True
+
+
+def _loopback_only() -> None:
+    """Make a local Ray listen on 127.0.0.1 only, not on every interface.
+
+    Ray 2.60 ignores `ray.init(_node_ip_address="127.0.0.1")` (it maps loopback to the node's
+    address) and then binds its servers to 0.0.0.0. With its Windows/macOS switch off
+    (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0) the node address is 127.0.0.1 and the GCS, raylet,
+    object manager and every worker bind loopback alone (checked with `ss -ltnp`, and by
+    tests/test_reliability.py). The constant is read when Ray is imported, so this process's
+    copy is set too; the processes Ray starts inherit the environment variable."""
+    from ray._private import ray_constants
+
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
