@@ -433,3 +433,17 @@ def test_verbose_0_prints_one_line_per_trial_and_tune_config_holds_only_override
     boards = sorted(p.name for p in (tmp_path / "tb").iterdir())  # --tensorboard: one per trial
     assert boards == ["baseline-s0", "eps0.3-rotated-s0"]
     assert all(any((tmp_path / "tb" / b).glob("events.out.tfevents.*")) for b in boards)
+
+
+def test_studies_stored_before_the_tune_package_still_find_their_trial_name_functions():
+    # Tune unpickles these by their old module path when exporting or resuming an old study.
+    import pickle
+
+    import nc_core.tune.run as run
+    from nc_core import tune_adapter
+
+    assert tune_adapter._trial_name is run._trial_name
+    old = pickle.dumps(run._trial_dirname, protocol=0).replace(
+        b"nc_core.tune.run", b"nc_core.tune_adapter"
+    )
+    assert pickle.loads(old) is run._trial_dirname

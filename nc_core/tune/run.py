@@ -148,7 +148,8 @@ def _tune_config(spec: StudySpec, opts: StudyOptions) -> tune.TuneConfig:
 
 
 # Tune pickles these two by reference (module and name) into every trial's stored state, which
-# `export` and a resume unpickle: moving or renaming them makes stored studies unreadable.
+# `export` and a resume unpickle: moving or renaming them makes stored studies unreadable
+# (studies stored before they moved here find them through `nc_core/tune_adapter.py`).
 def _trial_name(trial) -> str:
     return trial_name(trial.config)
 
