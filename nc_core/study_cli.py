@@ -5,10 +5,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+
+import pandas as pd
 
 from nc_core.cmdline import Parser, add_fields, choices, given, parse_value
 from nc_core.config import PRESETS, RunConfig, preset
-from nc_core.study import CONFIG_FIELDS, StudyOptions
+from nc_core.study import CONFIG_FIELDS, StudyOptions, StudySpec
+from nc_core.study_checks import check_study
 
 
 def study_parser(doc: str) -> Parser:
@@ -54,6 +58,30 @@ def study_name(args: argparse.Namespace, stem: str) -> str:
 def options_from_args(args: argparse.Namespace, *, seed: int = 0) -> StudyOptions:
     """The StudyOptions of parsed arguments (`seed`: the search's sampler seed)."""
     return StudyOptions(**given(args, StudyOptions, skip=("seed",)), seed=seed)
+
+
+def checked_study(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    build_spec: Callable[[argparse.Namespace], StudySpec],
+    *,
+    seed: int = 0,
+) -> tuple[StudySpec, StudyOptions]:
+    """The script's `build_spec(args)` and its options, checked (`check_study`): bad input is the
+    parser's one-line error (exit 2) before any work."""
+    try:
+        spec, opts = build_spec(args), options_from_args(args, seed=seed)
+        check_study(spec, opts)
+    except ValueError as err:
+        parser.error(str(err))
+    return spec, opts
+
+
+def print_wide(*parts: str | pd.DataFrame) -> None:
+    """Print lines and tables (without index) at a terminal's width for a study's summary."""
+    with pd.option_context("display.width", 120, "display.max_rows", 200):
+        for part in parts:
+            print(part.to_string(index=False) if isinstance(part, pd.DataFrame) else part)
 
 
 def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields) -> RunConfig:

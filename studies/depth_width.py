@@ -22,11 +22,11 @@ import pandas as pd
 from nc_core.config import KINDS
 from nc_core.depth import effective_depths, format_depth
 from nc_core.study import StudySpec
-from nc_core.study_checks import check_study
 from nc_core.study_cli import (
     add_study_args,
     base_config,
-    options_from_args,
+    checked_study,
+    print_wide,
     study_name,
     study_parser,
 )
@@ -97,19 +97,16 @@ def main(argv=None) -> int:
         help="NCC-error threshold of the effective depth printed at the end",
     )
     args = parser.parse_args(argv)
-    try:  # bad input fails here, before any work
-        spec, opts = build_spec(args), options_from_args(args)
-        check_study(spec, opts)
-    except ValueError as err:
-        parser.error(str(err))
+    spec, opts = checked_study(parser, args, build_spec)  # bad input: exit 2 here
     result = run_study(spec, opts)
     epochs, layers = result.epochs, result.layers
     if epochs.empty:
         return result.exit_code
-    with pd.option_context("display.width", 120, "display.max_rows", 200):
-        print(f"effective depth at eps={args.eps} (baseline, last epoch):")
-        print(baseline_depths(layers, args.eps).to_string(index=False))
-        print(summarize(epochs).to_string(index=False))
+    print_wide(
+        f"effective depth at eps={args.eps} (baseline, last epoch):",
+        baseline_depths(layers, args.eps),
+        summarize(epochs),
+    )
     return result.exit_code
 
 

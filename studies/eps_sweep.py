@@ -21,11 +21,11 @@ import pandas as pd
 
 from nc_core.config import KINDS
 from nc_core.study import StudySpec
-from nc_core.study_checks import check_study
 from nc_core.study_cli import (
     add_study_args,
     base_config,
-    options_from_args,
+    checked_study,
+    print_wide,
     study_name,
     study_parser,
 )
@@ -107,26 +107,21 @@ def main(argv=None) -> int:
     parser.add_argument("--search-lr", action="store_true", help="optuna: search lr as well")
     parser.add_argument("--num-samples", type=int, help="optuna: trials (default: per preset)")
     args = parser.parse_args(argv)
-    try:  # bad input fails here, before any work
-        spec, opts = build_spec(args), options_from_args(args, seed=seed_list(args)[0])
-        check_study(spec, opts)
-    except ValueError as err:
-        parser.error(str(err))
+    # bad input: exit 2 here
+    spec, opts = checked_study(parser, args, build_spec, seed=seed_list(args)[0])
     result = run_study(spec, opts)
     epochs = result.epochs
     if epochs.empty:
         return result.exit_code
-    with pd.option_context("display.width", 120, "display.max_rows", 200):
-        if args.search == "optuna":
-            ok = final_epochs(epochs).query("status == 'ok'")
-            front = pareto_front(ok, OBJECTIVES)[
-                ["trial_id", "eps", "lr", "test_acc", "trainable_params", "layers_fixed"]
-            ]
-            path = write_csv_atomic(front, f"{args.results}/{spec.name}/pareto.csv")
-            print(f"Pareto front (test accuracy up, trainable parameters down) -> {path}")
-            print(front.to_string(index=False))
-        else:
-            print(summarize(epochs).to_string(index=False))
+    if args.search == "optuna":
+        ok = final_epochs(epochs).query("status == 'ok'")
+        front = pareto_front(ok, OBJECTIVES)[
+            ["trial_id", "eps", "lr", "test_acc", "trainable_params", "layers_fixed"]
+        ]
+        path = write_csv_atomic(front, f"{args.results}/{spec.name}/pareto.csv")
+        print_wide(f"Pareto front (test accuracy up, trainable parameters down) -> {path}", front)
+    else:
+        print_wide(summarize(epochs))
     return result.exit_code
 
 

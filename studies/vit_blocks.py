@@ -2,9 +2,10 @@
 2412.00884, the ETF-Transformer experiments).
 
 Each trial fixes, from the start, the feedforward linears (fc1, fc2 or both) of some blocks
-(none, the last N, or all) to ETFs of one kind (canonical, rotated, or freeze: the random
-initialisation kept), and trains the rest. The baseline ("none") trains everything. Compare
-final test accuracy against trainable parameters.
+(none, the last N, or all) to ETFs of one kind (canonical, rotated) or to a control (orthogonal:
+a random isometry at the ETF's scale; freeze: the random initialisation kept), and trains the
+rest. The baseline ("none") trains everything. Compare final test accuracy against trainable
+parameters.
 
     python studies/vit_blocks.py --preset smoke           # CI: < 2 min on 2 CPUs
     python studies/vit_blocks.py --preset quick --kinds canonical rotated
@@ -20,11 +21,11 @@ import pandas as pd
 from nc_core.cmdline import choices
 from nc_core.config import KINDS, RunConfig
 from nc_core.study import StudySpec
-from nc_core.study_checks import check_study
 from nc_core.study_cli import (
     add_study_args,
     base_config,
-    options_from_args,
+    checked_study,
+    print_wide,
     study_name,
     study_parser,
 )
@@ -97,17 +98,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--kinds", nargs="+", choices=KINDS, help="what the fixed linears become")
     args = parser.parse_args(argv)
-    try:  # bad input fails here, before any work
-        spec, opts = build_spec(args), options_from_args(args)
-        check_study(spec, opts)
-    except ValueError as err:
-        parser.error(str(err))
+    spec, opts = checked_study(parser, args, build_spec)  # bad input: exit 2 here
     result = run_study(spec, opts)
-    epochs = result.epochs
-    if epochs.empty:
+    if result.epochs.empty:
         return result.exit_code
-    with pd.option_context("display.width", 120, "display.max_rows", 200):
-        print(summarize(epochs).to_string(index=False))
+    print_wide(summarize(result.epochs))
     return result.exit_code
 
 
