@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nc_core.config import PRESETS
 from nc_core.etf import ETF_KINDS
+from nc_core.presets import PRESETS
 from nc_core.study import final_epochs
 
 from .load import KIND_TITLES, Study

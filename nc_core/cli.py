@@ -14,7 +14,8 @@ from pathlib import Path
 
 from nc_core.atomic import check_writable
 from nc_core.cmdline import Parser, add_fields, fail, given
-from nc_core.config import PRESETS, RunConfig, preset
+from nc_core.config import RunConfig
+from nc_core.presets import PRESETS, preset
 from nc_core.records import to_frames
 from nc_core.tables import write_pair
 

@@ -19,7 +19,8 @@ import pyarrow.fs
 
 from nc_core.atomic import check_writable, write_atomic
 from nc_core.cmdline import Parser, add_fields, check_choices, choices, given, parse_value
-from nc_core.config import PRESETS, RunConfig, preset
+from nc_core.config import RunConfig
+from nc_core.presets import PRESETS, preset
 from nc_core.records import EpochRecord
 
 CONFIG_FIELDS = {f.name: f for f in fields(RunConfig)}
