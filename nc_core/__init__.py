@@ -1,10 +1,10 @@
 """nc_core: neural collapse with simplex-ETF layers (Liu, arXiv 2412.00884).
 
 Modules, one idea each: `etf` (simplex ETFs and fixed layers), `metrics` (streaming class
-statistics and NC measures), `taps` (hooks that collect layer outputs), `data`, `mlp`, `vit`,
-`policy` (when to fix a layer), `config` (`RunConfig`), `presets`, `train`, `evaluate`, `state`
-(resumable training state), `records` (result tables), `study` and `tune_adapter` (studies on
-Ray Tune + Optuna).
+statistics and NC measures), `taps` (hooks that collect layer outputs), `data` (splits and
+batches), `fashion_mnist` (the IDX files), `mlp`, `vit`, `policy` (when to fix a layer), `config`
+(`RunConfig`), `presets`, `train`, `evaluate`, `state` (resumable training state), `records`
+(result tables), `study` and `tune_adapter` (studies on Ray Tune + Optuna).
 """
 
 __version__ = "0.1.0"

@@ -32,7 +32,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from nc_core.config import RunConfig
-from nc_core.data import LOCAL_DIR
+from nc_core.fashion_mnist import LOCAL_DIR
 from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS, EpochRecord, to_frames
 from nc_core.state import load_state, save_state
 from nc_core.study import (
