@@ -17,11 +17,11 @@ from typing import Literal
 
 from nc_core.cmdline import check_choices
 from nc_core.etf import FIXED_KINDS
-from nc_core.vit import FFN_LINEARS, parse_blocks
+from nc_core.vit_fixing import FFN_LINEARS, parse_blocks
 
 # Each choice is declared once, as a Literal type; validation and every command line's choices
 # and --help derive from it (nc_core.cmdline). Kinds and ViT linears are declared where they are
-# built (nc_core.etf, nc_core.vit).
+# built (nc_core.etf, nc_core.vit_fixing).
 Model = Literal["mlp", "vit"]
 Dataset = Literal["fashion_mnist", "synthetic"]
 Optimizer = Literal["sgd", "adamw"]

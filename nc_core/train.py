@@ -42,7 +42,7 @@ from nc_core.records import EpochRecord
 from nc_core.resume import check_resume
 from nc_core.state import TrainState
 from nc_core.step import TrainStep
-from nc_core.vit import parse_blocks
+from nc_core.vit_fixing import parse_blocks
 
 OnEpoch = Callable[[EpochRecord, TrainState], None]
 

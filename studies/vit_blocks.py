@@ -31,7 +31,7 @@ from nc_core.study import (
     summarize_final,
 )
 from nc_core.tune_adapter import run_study
-from nc_core.vit import parse_blocks
+from nc_core.vit_fixing import parse_blocks
 
 BLOCKS = {
     "smoke": ("last:1", "all"),
