@@ -1,11 +1,11 @@
 """nc_core: neural collapse with simplex-ETF layers (Liu, arXiv 2412.00884).
 
-Modules, one idea each: `etf` (simplex ETFs and fixed layers), `metrics` (streaming class
-statistics and NC measures), `taps` (hooks that collect layer outputs), `data` (splits and
-batches), `fashion_mnist` (the IDX files), `mlp`, `vit`, `vit_fixing` (which ViT linears are
-fixed), `policy` (when to fix a layer), `config` (`RunConfig`), `presets`, `train`, `evaluate`,
-`state` (resumable training state), `resume` (may a state continue as a config), `records`
-(result tables), `study` and `tune_adapter` (studies on Ray Tune + Optuna).
+Modules, one idea each: `etf` (simplex ETFs and fixed layers), `class_stats` (streaming
+per-class statistics), `metrics` (NC measures), `taps` (hooks that collect layer outputs), `data`
+(splits and batches), `fashion_mnist` (the IDX files), `mlp`, `vit`, `vit_fixing` (which ViT
+linears are fixed), `policy` (when to fix a layer), `config` (`RunConfig`), `presets`, `train`,
+`evaluate`, `state` (resumable training state), `resume` (may a state continue as a config),
+`records` (result tables), `study` and `tune_adapter` (studies on Ray Tune + Optuna).
 """
 
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ from collections.abc import Callable, Collection, Iterable
 import torch
 from torch import nn
 
-from nc_core.metrics import ClassStats, ncc_predict
+from nc_core.class_stats import ClassStats
+from nc_core.metrics import ncc_predict
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from nc_core.metrics import ClassStats, ncc_accuracy
+from nc_core.class_stats import ClassStats
+from nc_core.metrics import ncc_accuracy
 from nc_core.taps import LayerTap, flatten, layer_ncc_accuracy, layer_stats
 
 K = 3
