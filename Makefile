@@ -45,17 +45,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Fashion-MNIST: Debian's package when we can install it; otherwise nc_core.data downloads it
-# with torchvision on first use (or reads $$NC_DATA_DIR). Never fatal: tests that need the real
-# data skip with a message when it is absent.
+# Fashion-MNIST: Debian's package when we can install it; otherwise nc_core.fashion_mnist
+# downloads it with torchvision on first use (or reads $$NC_DATA_DIR). Never fatal: tests that
+# need the real data skip with a message when it is absent.
 data:
 	@if [ -d $(DEBIAN_FMNIST) ] || [ -d data/fashion-mnist ] || [ -n "$$NC_DATA_DIR" ]; then \
 	  echo "Fashion-MNIST: present"; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) \
-	    || echo "Fashion-MNIST: apt-get failed; nc_core.data will try a download on first use"; \
+	    || echo "Fashion-MNIST: apt-get failed; nc_core.fashion_mnist will try a download on first use"; \
 	else \
-	  echo "Fashion-MNIST: not installed; nc_core.data will try a download on first use"; \
+	  echo "Fashion-MNIST: not installed; nc_core.fashion_mnist will try a download on first use"; \
 	fi
 
 test: venv data

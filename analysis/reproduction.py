@@ -4,7 +4,7 @@ best compared with."""
 
 from __future__ import annotations
 
-from nc_core.config import PRESETS
+from nc_core.presets import PRESETS
 from nc_core.study_tables import final_epochs
 
 from .load import Study

@@ -26,9 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from nc_core.config import preset
-from nc_core.data import Split, load_fashion_mnist, stratified_subset
+from nc_core.data import Split, stratified_subset
 from nc_core.evaluate import evaluate
+from nc_core.fashion_mnist import load_fashion_mnist
+from nc_core.presets import preset
 from nc_core.train import _Run
 
 PRESETS = {"mlp": "paper", "vit": "vit-paper"}

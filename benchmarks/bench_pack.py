@@ -33,7 +33,7 @@ def worker(spec: dict) -> None:
 
     if spec["threads"]:
         torch.set_num_threads(spec["threads"])
-    from nc_core.config import preset
+    from nc_core.presets import preset
     from nc_core.train import train
 
     cfg = preset(spec["preset"], **spec["overrides"])

@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from nc_core.build import build_optimizer
-from nc_core.config import preset
-from nc_core.data import DEBIAN_DIR
 from nc_core.etf import freeze_to_etf
 from nc_core.evaluate import evaluate
+from nc_core.fashion_mnist import DEBIAN_DIR
+from nc_core.presets import preset
 from nc_core.train import _Run
 
 

@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 import ray
 import torch
 
-from nc_core.config import preset
+from nc_core.presets import preset
 from nc_core.study import StudyOptions, StudySpec
 from nc_core.train import train
 from nc_core.tune.run import run_study

@@ -18,7 +18,8 @@ from torch import nn
 
 from nc_core.cnn import SmallCNN
 from nc_core.mlp import MLP
-from nc_core.vit import ViT, cls_features, ffn_linear_names
+from nc_core.vit import ViT, cls_features
+from nc_core.vit_fixing import ffn_linear_names
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 

@@ -10,11 +10,13 @@ from torch import nn
 
 from nc_core.adapters import ModelAdapter, adapter_for
 from nc_core.config import TRAIN_PER_CLASS, RunConfig
-from nc_core.data import Split, load_fashion_mnist, synthetic_classes
+from nc_core.data import Split, synthetic_classes
 from nc_core.etf import freeze_to_etf, layer_seed
+from nc_core.fashion_mnist import load_fashion_mnist
 from nc_core.mlp import MLP
 from nc_core.policy import AdaptiveETF, NoFreeze, StaticETF
-from nc_core.vit import ViT, etf_factory, ffn_linear_names, parse_blocks
+from nc_core.vit import ViT
+from nc_core.vit_fixing import etf_factory, ffn_linear_names, parse_blocks
 
 
 def resolve_device(name: str) -> torch.device:

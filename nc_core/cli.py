@@ -14,7 +14,8 @@ from pathlib import Path
 
 from nc_core.atomic import check_writable
 from nc_core.cmdline import Parser, add_fields, fail, given
-from nc_core.config import PRESETS, RunConfig, preset
+from nc_core.config import RunConfig
+from nc_core.presets import PRESETS, preset
 from nc_core.records import to_frames
 from nc_core.tables import write_pair
 
@@ -80,9 +81,10 @@ def check_outputs(out: Path | None, checkpoint: Path | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from nc_core.build import resolve_device
+    from nc_core.resume import ResumeError, check_resume
     from nc_core.state import CheckpointError, load_state, save_state
     from nc_core.tensorboard import TensorBoardLogger, check_tensorboard
-    from nc_core.train import ResumeError, check_resume, train
+    from nc_core.train import train
 
     args = build_parser().parse_args(argv)
     overrides = given(args, RunConfig)

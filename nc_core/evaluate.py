@@ -5,8 +5,8 @@
    each layer's nonlinearity are ever active.
 3. The test set -> test loss and accuracy, test NCC accuracy per layer (train-set means), and
    the histogram of predicted classes (mode collapse).
-Hooks only collect (`LayerTap`); the measures are the pure functions of `nc_core.metrics`; what
-is measured in a model is its `ModelAdapter`.
+Passes 2 and 3 are `ncc_pass`, the one NCC pass. Hooks only collect (`LayerTap`); the measures
+are the pure functions of `nc_core.metrics`; what is measured in a model is its `ModelAdapter`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Evaluation:
         return metrics.prediction_entropy(torch.tensor(self.pred_counts))
 
 
-def _ncc_pass(
+def ncc_pass(
     model: nn.Module,
     adapter: ModelAdapter,
     split: Split,
@@ -54,9 +54,14 @@ def _ncc_pass(
     *,
     num_classes: int,
     activations: dict[str, str] | None = None,
+    batch_size: int = EVAL_BATCH,
 ) -> dict:
-    """NCC accuracy of every measured layer, loss, accuracy, NC4 and predicted-class counts
-    over `split`; with `activations` (layer -> module), which units are ever > 0."""
+    """One streaming pass over `split`, in eval mode without gradients: NCC accuracy of every
+    measured layer against `means` (layer -> (K, D), the penultimate's included), loss, accuracy,
+    NC4 and predicted-class counts; with `activations` (layer -> module), which units are ever > 0.
+    """
+    if len(split) == 0:
+        raise ValueError("ncc_pass: no samples in split; pass a split with at least one sample")
     names, penult = list(adapter.layers), adapter.penultimate
     act = activations or {}
     device = split.x.device
@@ -68,16 +73,16 @@ def _ncc_pass(
     counts = torch.zeros(num_classes, dtype=torch.long, device=device)
     tapped = [*names, penult, *act.values()]
     with eval_mode(model), LayerTap(model, tapped, reduce=adapter.reduce) as tap:
-        for x, y in batches(split, EVAL_BATCH, shuffle=False):
+        for x, y in batches(split, batch_size, shuffle=False):
             with autocast():
                 logits = model(x)  # (B, K)
             pred = logits.argmax(1)  # (B,)
             for n in names:
-                correct[n] += (metrics.ncc_predict(tap.outputs[n].float(), means[n]) == y).sum()
+                correct[n] += (metrics.ncc_predict(tap.outputs[n], means[n]) == y).sum()
             for layer, module in act.items():
                 on = (tap.outputs[module] > 0).any(0)  # (D,)
                 active[layer] = on if layer not in active else active[layer] | on
-            ncc_penult = metrics.ncc_predict(tap.outputs[penult].float(), means[penult])
+            ncc_penult = metrics.ncc_predict(tap.outputs[penult], means[penult])
             nc4 += (pred != ncc_penult).sum()
             loss += F.cross_entropy(logits.float(), y, reduction="sum")
             hits += (pred == y).sum()
@@ -114,7 +119,7 @@ def evaluate(
             covariance=names,
         )
     means = {n: s.means() for n, s in stats.items()}  # each (K, D)
-    train = _ncc_pass(
+    train = ncc_pass(
         model,
         adapter,
         nc_split,
@@ -123,7 +128,7 @@ def evaluate(
         num_classes=num_classes,
         activations=dict(adapter.activations),
     )
-    test_ = _ncc_pass(model, adapter, test, means, autocast, num_classes=num_classes)
+    test_ = ncc_pass(model, adapter, test, means, autocast, num_classes=num_classes)
     W = model.get_submodule(adapter.classifier).weight.detach()  # (K, D)
     layers = {}
     for i, n in enumerate(names):

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from nc_core.cmdline import Parser, add_fields, choices, given, parse_value
-from nc_core.config import PRESETS, RunConfig, preset
+from nc_core.config import RunConfig
+from nc_core.presets import PRESETS, preset
 from nc_core.study import CONFIG_FIELDS, StudyOptions, StudySpec
 from nc_core.study_checks import check_study
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterable
 import torch
 from torch import nn
 
-from nc_core.metrics import ClassStats, ncc_predict
+from nc_core.class_stats import ClassStats
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 
@@ -113,30 +113,3 @@ def layer_stats(
             labels[:] = [y]
             model(x)
     return stats
-
-
-def layer_ncc_accuracy(
-    model: nn.Module,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-    names: Iterable[str],
-    means: dict[str, torch.Tensor],
-    *,
-    reduce: Reduce | None = None,
-) -> dict[str, float]:
-    """One streaming pass: per named layer, NCC accuracy of its outputs against `means` (K, D)."""
-    names = list(names)
-    correct = dict.fromkeys(names, 0)
-    total = [0]
-    labels: list[torch.Tensor] = []
-
-    def consume(name: str, features: torch.Tensor) -> None:
-        correct[name] += int((ncc_predict(features, means[name]) == labels[0]).sum())
-
-    with eval_mode(model), LayerTap(model, names, reduce=reduce, consumer=consume):
-        for x, y in batches:
-            labels[:] = [y.to(x.device)]
-            total[0] += y.shape[0]
-            model(x)
-    if total[0] == 0:
-        raise ValueError("layer_ncc_accuracy: no samples in batches")
-    return {n: correct[n] / total[0] for n in names}

@@ -39,15 +39,12 @@ from nc_core.data import Split, batches, stratified_subset
 from nc_core.etf import count_parameters, freeze_to_etf, layer_seed
 from nc_core.evaluate import evaluate
 from nc_core.records import EpochRecord
+from nc_core.resume import check_resume
 from nc_core.state import TrainState
 from nc_core.step import TrainStep
-from nc_core.vit import parse_blocks
+from nc_core.vit_fixing import parse_blocks
 
 OnEpoch = Callable[[EpochRecord, TrainState], None]
-
-
-class ResumeError(ValueError):
-    """A training state that this config must not continue (the reason is the message)."""
 
 
 @dataclass
@@ -65,32 +62,6 @@ def optimizer_state_bytes(opt: torch.optim.Optimizer) -> int:
         for v in s.values()
         if torch.is_tensor(v) and v.ndim > 0
     )
-
-
-def check_resume(cfg: RunConfig, state: TrainState) -> None:
-    """Raise ResumeError unless `state` can continue as `cfg`: the same config but for `epochs`
-    and `device`; not already past `cfg.epochs`; and the same learning rate at every epoch, so
-    a longer or shorter run is allowed only where the schedule does not depend on its length
-    (constant, with or without warm-up)."""
-    ignore = ("epochs", "device", "compile")  # compile: how the step runs, not what it computes
-    ours = {k: v for k, v in cfg.to_dict().items() if k not in ignore}
-    theirs = {k: v for k, v in state.config.items() if k not in ignore}
-    if ours != theirs:
-        diff = sorted(k for k in ours if ours[k] != theirs.get(k))
-        raise ResumeError(f"the training state was made with a different config (fields {diff})")
-    old = RunConfig(**state.config)
-    if state.epoch > cfg.epochs:
-        raise ResumeError(
-            f"the training state holds {state.epoch} epochs, past epochs={cfg.epochs}"
-        )
-    for epoch in range(max(old.epochs, cfg.epochs)):
-        a, b = lr_at(old, epoch), lr_at(cfg, epoch)
-        if a != b:
-            raise ResumeError(
-                f"epochs={cfg.epochs} instead of {old.epochs} changes the learning rate under "
-                f"schedule={cfg.schedule!r} (epoch {epoch + 1}: {a:.3g} -> {b:.3g}); resume "
-                f"with epochs={old.epochs}, or start a new run"
-            )
 
 
 class _Run:

@@ -1,10 +1,10 @@
-"""A small pre-norm Vision Transformer whose feedforward linears can be fixed to simplex ETFs.
+"""A small pre-norm Vision Transformer whose feedforward linears come from an injected factory.
 
-The ETF-Transformer of Liu 2024 (arXiv 2412.00884, sec. on transformers) fixes the feedforward
-layers of chosen ViT blocks to simplex ETFs. Here that is injected, timm-style: the model asks a
-`linear_factory(name, in_features, out_features)` for every feedforward linear, so a variant is
-a different factory (see `etf_factory`), never a flag inside `forward`. What is measured (each
-block's CLS token and the logits) is `nc_core.adapters.vit_adapter`; the model knows nothing of it.
+timm-style injection: the model asks a `linear_factory(name, in_features, out_features)` for
+every feedforward linear, so a variant is a different factory, never a flag inside `forward`.
+Which linears the ETF-Transformer of Liu 2024 fixes, and the factory that fixes them, are
+`nc_core.vit_fixing`; what is measured (each block's CLS token and the logits) is
+`nc_core.adapters.vit_adapter`. The model knows nothing of either.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nc_core.etf import FIXED_KINDS, ETFLinear, layer_seed
-
-FFN_LINEARS = ("fc1", "fc2", "both")
+from nc_core.etf import ETFLinear
 
 LinearFactory = Callable[[str, int, int], nn.Module]
 
@@ -35,70 +33,6 @@ def cls_features(output: torch.Tensor) -> torch.Tensor:
     if output.dim() == 2:
         return output
     raise ValueError(f"cls_features: expected (B, T, D) or (B, D), got {tuple(output.shape)}")
-
-
-def parse_blocks(spec: str, depth: int) -> list[int]:
-    """Block indices from a spec: "none", "all", "first:N", "last:N" or a comma list "0,2,5"."""
-    bad = f"etf_blocks={spec!r} for depth={depth}"
-    forms = "expected none, all, first:N, last:N or a comma list like 0,2,5"
-    s = spec.strip().lower()
-    if s == "none":
-        return []
-    if s == "all":
-        return list(range(depth))
-    head, sep, tail = s.partition(":")
-    if sep:
-        if head not in ("first", "last") or not tail.strip().isdigit():
-            raise ValueError(f"{bad}: {forms}")
-        n = int(tail)
-        if not 1 <= n <= depth:
-            raise ValueError(f"{bad}: N={n} must lie in 1..{depth}")
-        return list(range(n)) if head == "first" else list(range(depth - n, depth))
-    items = [item.strip() for item in s.split(",")]
-    if not all(item.isdigit() for item in items):
-        raise ValueError(f"{bad}: {forms}")
-    blocks = sorted({int(item) for item in items})
-    if blocks[-1] >= depth:
-        raise ValueError(f"{bad}: block index {blocks[-1]} out of range 0..{depth - 1}")
-    return blocks
-
-
-def ffn_linear_names(blocks: list[int], linears: str) -> list[str]:
-    """Dotted names of the feedforward linears of `blocks`: fc1, fc2 or both of each."""
-    if linears not in FFN_LINEARS:
-        raise ValueError(f"linears={linears!r}: expected one of {FFN_LINEARS}")
-    suffixes = ("fc1", "fc2") if linears == "both" else (linears,)
-    return [f"blocks.{i}.ffn.{fc}" for i in blocks for fc in suffixes]
-
-
-def etf_factory(names: set[str], *, kind: str, seed: int) -> LinearFactory:
-    """A `linear_factory` fixing the linears in `names` from construction; others are nn.Linear.
-
-    kind "canonical" / "rotated": an ETFLinear whose weight is a simplex ETF.
-    kind "orthogonal": a seeded random (semi-)orthogonal weight at the ETF's Frobenius norm: the
-    control "any fixed isometry", at the ETF's scale (top singular value 1).
-    kind "freeze": at construction there is no trained weight to keep, so the layer is fixed at a
-    random init (trunc-normal, std .02, as the trained linears start; top singular value about
-    0.4 for 64 x 128): the control "fixed at the init's scale". Scale and structure both differ
-    from an ETF here; compare with orthogonal to separate them.
-    """
-    if kind not in FIXED_KINDS:
-        raise ValueError(f"etf_factory kind={kind!r}: expected one of {FIXED_KINDS}")
-    names = frozenset(names)
-
-    def make(name: str, in_features: int, out_features: int) -> nn.Module:
-        if name not in names:
-            return default_linear(name, in_features, out_features)
-        s = layer_seed(name, seed)
-        if kind != "freeze":  # canonical, rotated, orthogonal: built from the shape and a seed
-            return ETFLinear(in_features, out_features, kind=kind, seed=s)
-        linear = nn.Linear(in_features, out_features)
-        g = torch.Generator().manual_seed(s)
-        nn.init.trunc_normal_(linear.weight, std=0.02, generator=g)
-        nn.init.zeros_(linear.bias)
-        return ETFLinear.from_linear(linear, kind="freeze", seed=s)
-
-    return make
 
 
 class FeedForward(nn.Module):

@@ -31,7 +31,7 @@ from nc_core.study_cli import (
 )
 from nc_core.study_tables import final_epochs, summarize_final
 from nc_core.tune.run import run_study
-from nc_core.vit import parse_blocks
+from nc_core.vit_fixing import parse_blocks
 
 BLOCKS = {
     "smoke": ("last:1", "all"),

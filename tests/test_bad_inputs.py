@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from nc_core.cli import main as train_main
-from nc_core.config import preset
+from nc_core.presets import preset
 from nc_core.state import save_state
 from nc_core.train import train
 from studies import depth_width, eps_sweep, vit_blocks

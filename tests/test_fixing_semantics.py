@@ -10,11 +10,13 @@ import pytest
 import torch
 
 from nc_core.build import build_adapter, build_model, lr_at
-from nc_core.config import RunConfig, preset
+from nc_core.config import RunConfig
 from nc_core.data import Split, synthetic_classes
 from nc_core.etf import ETFLinear, count_parameters
 from nc_core.evaluate import evaluate
-from nc_core.train import ResumeError, _Run, train
+from nc_core.presets import preset
+from nc_core.resume import ResumeError
+from nc_core.train import _Run, train
 
 SYN = RunConfig(
     dataset="synthetic", width=32, depth=4, epochs=4, batch_size=64, nc_samples=None, seed=3

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from nc_core.class_stats import ClassStats
 from nc_core.etf import simplex_etf
 from nc_core.metrics import (
-    ClassStats,
     cdnv,
     effective_rank,
     etf_distance,

@@ -24,8 +24,9 @@ import ray
 from ray import tune
 
 from nc_core.build import build_adapter, build_model
-from nc_core.config import RunConfig, preset
-from nc_core.data import DataError, load_fashion_mnist
+from nc_core.config import RunConfig
+from nc_core.fashion_mnist import DataError, load_fashion_mnist
+from nc_core.presets import preset
 from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state
 from nc_core.study import StudyOptions, StudySpec

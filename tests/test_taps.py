@@ -1,11 +1,18 @@
-"""Taps collect exactly the intermediate activations, leave no hooks, and stream like one shot."""
+"""Taps collect exactly the intermediate activations, leave no hooks, and the passes built on them
+(`layer_stats`, evaluate's `ncc_pass`) stream like one shot."""
+
+import contextlib
 
 import pytest
 import torch
 from torch import nn
 
-from nc_core.metrics import ClassStats, ncc_accuracy
-from nc_core.taps import LayerTap, flatten, layer_ncc_accuracy, layer_stats
+from nc_core.adapters import ModelAdapter
+from nc_core.class_stats import ClassStats
+from nc_core.data import Split
+from nc_core.evaluate import ncc_pass
+from nc_core.metrics import ncc_accuracy
+from nc_core.taps import LayerTap, flatten, layer_stats
 
 K = 3
 
@@ -88,6 +95,31 @@ def test_no_hook_remains_after_an_exception_inside_the_tap():
     assert no_hooks_left(model)
 
 
+def measuring(names, *, penultimate, reduce=None) -> ModelAdapter:
+    """An adapter measuring `names` of `small_model()` (nothing fixable), for `ncc_pass`."""
+    return ModelAdapter(
+        layers=tuple(names),
+        penultimate=penultimate,
+        reduce=reduce,
+        linears={n: () for n in names},
+        activations={},
+        adaptive=(),
+    )
+
+
+def as_split(data) -> Split:
+    return Split(torch.cat([b[0] for b in data]), torch.cat([b[1] for b in data]))
+
+
+def streamed_ncc_accuracy(model, data, names, means, *, reduce=None) -> dict[str, float]:
+    """Per-layer NCC accuracy from evaluate's `ncc_pass`, streamed in batches of 7 (61 samples:
+    eight full batches and a partial one); the last of `names` stands in as the penultimate."""
+    adapter = measuring(names, penultimate=names[-1], reduce=reduce)
+    return ncc_pass(
+        model, adapter, as_split(data), means, contextlib.nullcontext, num_classes=K, batch_size=7
+    )["ncc"]
+
+
 def one_shot(model, data, name):
     x = torch.cat([b[0] for b in data])
     y = torch.cat([b[1] for b in data])
@@ -123,7 +155,7 @@ def test_layer_stats_restores_mixed_training_flags():
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_layer_ncc_accuracy_equals_one_shot_ncc_accuracy_and_restores_mode(training):
+def test_ncc_pass_accuracy_equals_one_shot_ncc_accuracy_and_restores_mode(training):
     model = small_model().train(training)
     data = batches(seed=2)
     gen = torch.Generator().manual_seed(3)
@@ -131,7 +163,7 @@ def test_layer_ncc_accuracy_equals_one_shot_ncc_accuracy_and_restores_mode(train
         "1": torch.randn(K, 8, generator=gen, dtype=torch.float64).abs(),
         "4": torch.randn(K, 8, generator=gen, dtype=torch.float64) * 0.5,
     }
-    acc = layer_ncc_accuracy(model, data, ["1", "4"], means)
+    acc = streamed_ncc_accuracy(model, data, ["1", "4"], means)
     assert model.training is training
     assert no_hooks_left(model)
     for name in ["1", "4"]:
@@ -139,9 +171,10 @@ def test_layer_ncc_accuracy_equals_one_shot_ncc_accuracy_and_restores_mode(train
         assert acc[name] == pytest.approx(ncc_accuracy(H, y, means[name]), abs=1e-12)
 
 
-def test_layer_ncc_accuracy_with_no_batches_raises():
+def test_ncc_pass_with_no_samples_raises():
+    empty = [(torch.zeros(0, 6, dtype=torch.float64), torch.zeros(0, dtype=torch.int64))]
     with pytest.raises(ValueError, match="no samples"):
-        layer_ncc_accuracy(small_model(), [], ["1"], {"1": torch.zeros(K, 8)})
+        streamed_ncc_accuracy(small_model(), empty, ["1"], {"1": torch.zeros(K, 8)})
 
 
 def test_passes_record_no_grad():
@@ -153,7 +186,7 @@ def test_passes_record_no_grad():
         return flatten(output)
 
     stats = layer_stats(model, batches(), ["3"], K, reduce=reduce)
-    layer_ncc_accuracy(model, batches(), ["3"], {"3": stats["3"].means()}, reduce=reduce)
+    streamed_ncc_accuracy(model, batches(), ["3"], {"3": stats["3"].means()}, reduce=reduce)
     assert seen and all(rg is False and ge is False for rg, ge in seen)
     assert not stats["3"].means().requires_grad
     assert all(p.grad is None for p in model.parameters())

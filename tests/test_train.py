@@ -13,9 +13,11 @@ import torch
 
 from nc_core.build import lr_at
 from nc_core.cli import main as cli_main
-from nc_core.config import RunConfig, preset
-from nc_core.data import DEBIAN_DIR, Split
+from nc_core.config import RunConfig
+from nc_core.data import Split
 from nc_core.etf import ETFLinear
+from nc_core.fashion_mnist import DEBIAN_DIR
+from nc_core.presets import preset
 from nc_core.records import EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.state import load_state, save_state
 from nc_core.train import _Run, train

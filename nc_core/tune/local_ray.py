@@ -7,7 +7,7 @@ from pathlib import Path
 
 import ray
 
-from nc_core.data import LOCAL_DIR
+from nc_core.fashion_mnist import LOCAL_DIR
 from nc_core.study import StudyOptions
 
 
