@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis.make_figures import main
-from tests.test_analysis import make_results
+from tests.synthetic_results import make_results
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -26,7 +26,7 @@ from analysis.study_kind import classify
 from analysis.tables import TABLE1_KEYS, paper_arm, study_table
 from analysis.tables import controls as controls_table
 from nc_core.etf import FIXED_KINDS
-from tests.test_analysis import make_results
+from tests.synthetic_results import make_results
 
 
 @pytest.fixture(scope="module")

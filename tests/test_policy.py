@@ -1,8 +1,9 @@
 """Policy decisions on scripted NCC-error sequences: patience, "beyond", caps, never unfixing."""
 
+import pandas as pd
 import pytest
 
-from nc_core.depth import effective_depth
+from nc_core.depth import effective_depth, effective_depths
 from nc_core.policy import AdaptiveETF, NoFreeze, StaticETF
 
 LAYERS = ["fc1", "fc2", "fc3", "classifier"]
@@ -138,6 +139,20 @@ def test_effective_depths_of_a_layers_table_use_the_same_definition():
     got = effective_depths(pd.DataFrame(rows), 0.1)
     assert got[("a", 1)] == 3 and got[("b", 1)] is pd.NA
     assert format_depth(got[("b", 1)]) == NONE == "none" and format_depth(None) == NONE
+
+
+def test_effective_depth_is_the_first_layer_of_the_suffix_within_eps():
+    layers = pd.DataFrame(
+        {
+            "trial_id": ["a"] * 4 + ["b"] * 2,
+            "epoch": [1] * 4 + [1] * 2,
+            "layer_index": [0, 1, 2, 3, 0, 1],
+            "train_ncc_acc": [0.5, 0.95, 0.8, 0.99, 0.5, 0.6],
+        }
+    )
+    depth = effective_depths(layers, 0.1)
+    assert depth[("a", 1)] == 3  # index 1 is within eps but index 2 is not: the suffix is 3
+    assert pd.isna(depth[("b", 1)])
 
 
 @pytest.mark.parametrize(
