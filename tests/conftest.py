@@ -10,20 +10,29 @@ stops the session with a message before any test runs: never a silent CPU run. W
 selected, deterministic algorithms are switched on (cuBLAS workspace set for them), so a resumed
 run can be compared bit for bit with an uninterrupted one. The tests that need Ray (the Tune
 studies and the cluster file) are not collected with CUDA selected, nor where Ray is missing:
-they test scheduling, not the device.
+they test scheduling, not the device. Those that run studies share one local Ray for the
+session, `ray_session`.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import tempfile
 
 import pytest
 import torch
 
 DEVICE = os.environ.get("NC_TEST_DEVICE", "cpu")
 PRECISION = os.environ.get("NC_TEST_PRECISION", "fp32")
-NEEDS_RAY = ["test_studies.py", "test_cluster.py"]
+NEEDS_RAY = [  # they import ray (studies/ and nc_core.tune do)
+    "test_studies.py",
+    "test_study_failures.py",
+    "test_study_cli.py",
+    "test_trial.py",
+    "test_cluster.py",
+]
 
 collect_ignore = NEEDS_RAY if DEVICE != "cpu" or importlib.util.find_spec("ray") is None else []
 
@@ -57,3 +66,23 @@ def pytest_report_header(config):
 def on_device():
     """`on_device(cfg)`: `cfg` on the session's test device and precision."""
     return lambda cfg: cfg.replace(device=DEVICE, precision=PRECISION)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray of 2 CPUs for the session: `run_study` joins it instead of starting its own
+    (the modules that run studies request it for every test)."""
+    import ray  # here, not at the top: this file is loaded where Ray is missing too
+
+    temp = tempfile.mkdtemp(prefix="ncray", dir="/tmp")  # short: Ray's socket paths are capped
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=80 * 1024**2,
+        _temp_dir=temp,
+        log_to_driver=False,
+    )
+    yield
+    ray.shutdown()
+    shutil.rmtree(temp, ignore_errors=True)
