@@ -26,12 +26,13 @@ import torch
 
 DEVICE = os.environ.get("NC_TEST_DEVICE", "cpu")
 PRECISION = os.environ.get("NC_TEST_PRECISION", "fp32")
-NEEDS_RAY = [  # they import ray (studies/ and nc_core.tune do)
-    "test_studies.py",
-    "test_study_failures.py",
-    "test_study_cli.py",
-    "test_trial.py",
+NEEDS_RAY = [  # test modules that import Ray (through studies/ or nc_core.tune) when collected
+    "test_bad_inputs.py",
     "test_cluster.py",
+    "test_studies.py",
+    "test_study_cli.py",
+    "test_study_failures.py",
+    "test_trial.py",
 ]
 
 collect_ignore = NEEDS_RAY if DEVICE != "cpu" or importlib.util.find_spec("ray") is None else []
