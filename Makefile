@@ -45,7 +45,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Fashion-MNIST: Debian's package when we can install it; otherwise nc_core.fashion_mnist
+# Fashion-MNIST: Debian's package when we can install it; otherwise nc_core.data.fashion_mnist
 # downloads it with torchvision on first use (or reads $$NC_DATA_DIR). Never fatal: tests that
 # need the real data skip with a message when it is absent.
 data:
@@ -53,9 +53,9 @@ data:
 	  echo "Fashion-MNIST: present"; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) \
-	    || echo "Fashion-MNIST: apt-get failed; nc_core.fashion_mnist will try a download on first use"; \
+	    || echo "Fashion-MNIST: apt-get failed; nc_core.data.fashion_mnist will try a download on first use"; \
 	else \
-	  echo "Fashion-MNIST: not installed; nc_core.fashion_mnist will try a download on first use"; \
+	  echo "Fashion-MNIST: not installed; nc_core.data.fashion_mnist will try a download on first use"; \
 	fi
 
 test: venv data

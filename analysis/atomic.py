@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from nc_core.atomic import write_atomic
+from nc_core.results.atomic import write_atomic
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

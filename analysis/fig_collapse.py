@@ -13,12 +13,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from nc_core.depth import NONE, effective_depths
+from nc_core.measure.depth import NONE, effective_depths
 
 from . import style
 from .trials import layer_names
 
-# (column, axis label, scale): the measures of nc_core.records.LayerRecord that are drawn.
+# (column, axis label, scale): the measures of nc_core.results.records.LayerRecord that are drawn.
 COLLAPSE = [
     ("train_ncc_acc", "NCC accuracy, train (%)", "pct"),
     ("test_ncc_acc", "NCC accuracy, test (%)", "pct"),

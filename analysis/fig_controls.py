@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator
 
-from nc_core.etf import FIXED_KINDS
+from nc_core.fixing.etf import FIXED_KINDS
 
 from . import style
 
@@ -30,7 +30,7 @@ def _runs(xs: list[int]) -> list[list[int]]:
 
 def controls(table: pd.DataFrame):
     """Final test accuracy against layers fixed, one line per kind (every kind of
-    nc_core.etf.FIXED_KINDS, said "not run" where a study has none), mean ± 95% CI; the
+    nc_core.fixing.etf.FIXED_KINDS, said "not run" where a study has none), mean ± 95% CI; the
     baseline is a horizontal band, not a cell. Cells with 0 layers fixed are left out, and no
     line joins counts with none between them. One panel per (study, setup).
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import patheffects
 
-from nc_core.depth import NONE, effective_depths
+from nc_core.measure.depth import NONE, effective_depths
 
 from . import style
 from .load import Study
@@ -28,7 +28,7 @@ def final_layers(layers: pd.DataFrame) -> pd.DataFrame:
 def ncc_per_layer(study: Study, *, eps: float):
     """Final train/test NCC accuracy per layer, baseline and each StaticETF fix_from, one panel
     per (width, depth); dotted line: the baseline's effective depth at `eps` (median over
-    seeds, `nc_core.depth`: the first layer from which every layer to the output has train NCC
+    seeds, `nc_core.measure.depth`: the first layer from which every layer to the output has train NCC
     error <= eps), drawn only where it is defined."""
     last = final_layers(study.layers)
     last = last[is_baseline(last) | (last["policy"] == "static")]

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import NullFormatter
 
-from nc_core.study_tables import final_epochs, pareto_front
+from nc_core.study.summary import final_epochs, pareto_front
 
 from . import style
 from .labels import place_labels

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nc_core.etf import ETF_KINDS
-from nc_core.presets import PRESETS
+from nc_core.fixing.etf import ETF_KINDS
+from nc_core.train.presets import PRESETS
 
 from .load import Study
 from .study_scale import scale

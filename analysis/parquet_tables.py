@@ -1,7 +1,7 @@
-"""Read one study's two Parquet tables and check them against the `nc_core.records` schema.
+"""Read one study's two Parquet tables and check them against the `nc_core.results.records` schema.
 
 `epochs.parquet` (one row per trial x epoch) and `layers.parquet` (one row per trial x epoch x
-layer) are documented in `nc_core.records`. Every check here runs before anything is written: a
+layer) are documented in `nc_core.results.records`. Every check here runs before anything is written: a
 table that cannot be read, lacks a column, has a column of the wrong type or no rows, or whose
 pair does not belong together is a `ResultsSchemaError` naming the file and what is wrong.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nc_core import tables
-from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
+from nc_core.results import pair as tables
+from nc_core.results.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 
 # Config columns the analysis groups or reports by (each is a `RunConfig` field).
 CONFIG_NEEDED = [
@@ -94,7 +94,7 @@ NUMERIC = {
     *LAYER_OPTIONAL,
 }
 
-# Analysis reads only columns the writer promises; a rename in nc_core.records fails here first.
+# Analysis reads only columns the writer promises; a rename in nc_core.results.records fails here first.
 assert set(EPOCH_NEEDED) <= set(EPOCH_COLUMNS + CONFIG_COLUMNS), "EPOCH_NEEDED drifted from records"
 assert set(LAYER_NEEDED + LAYER_OPTIONAL) <= set(LAYER_COLUMNS + CONFIG_COLUMNS), (
     "LAYER_NEEDED drifted from records"
@@ -118,9 +118,9 @@ def read_table(path: Path, needed: list[str], *, optional: tuple[str, ...] = ())
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ResultsSchemaError(
-            f"{path}: missing column(s) {missing}; expected the nc_core.records schema "
+            f"{path}: missing column(s) {missing}; expected the nc_core.results.records schema "
             "(EPOCH_COLUMNS / LAYER_COLUMNS plus every RunConfig field). Rewrite it with "
-            "nc_core.records.to_frames"
+            "nc_core.results.records.to_frames"
         )
     for col in optional:
         if col not in df.columns:
@@ -136,13 +136,13 @@ def read_table(path: Path, needed: list[str], *, optional: tuple[str, ...] = ())
                 continue
         raise ResultsSchemaError(
             f"{path}: column {col!r} holds {s.dtype} values (e.g. {s.dropna().iloc[0]!r}); "
-            "expected numbers. Rewrite the table with nc_core.records.to_frames"
+            "expected numbers. Rewrite the table with nc_core.results.records.to_frames"
         )
     return df
 
 
 def check_pair(epochs_path: Path, layers_path: Path) -> None:
-    """Refuse an epochs/layers pair written by different runs (`nc_core.tables.check_pair`)."""
+    """Refuse an epochs/layers pair written by different runs (`nc_core.results.pair.check_pair`)."""
     try:
         tables.check_pair(epochs_path, layers_path)
     except tables.MismatchedTables as err:

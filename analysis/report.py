@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nc_core.study_tables import final_epochs
+from nc_core.study.summary import final_epochs
 
 from .jobs import Drawn
 from .load import Study

@@ -4,8 +4,8 @@ best compared with."""
 
 from __future__ import annotations
 
-from nc_core.presets import PRESETS
-from nc_core.study_tables import final_epochs
+from nc_core.train.presets import PRESETS
+from nc_core.study.summary import final_epochs
 
 from .load import Study
 from .trials import with_arm

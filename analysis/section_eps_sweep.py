@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nc_core.etf import FIXED_KINDS
+from nc_core.fixing.etf import FIXED_KINDS
 
 from .fig_collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
 from .fig_layers import ncc_heatmap

@@ -3,7 +3,7 @@ events, collapse per layer over epochs, every measure by layer, and the NCC heat
 
 from __future__ import annotations
 
-from nc_core.study_tables import final_epochs
+from nc_core.study.summary import final_epochs
 
 from .fig_collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
 from .fig_layers import ncc_heatmap

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nc_core.study_tables import final_epochs
+from nc_core.study.summary import final_epochs
 
 from .load import Study
 from .stats import count

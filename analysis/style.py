@@ -1,5 +1,5 @@
 """One look for every figure: the colour of each arm (the baseline and every kind of
-`nc_core.etf.FIXED_KINDS`), labels with units, integer epoch ticks, accuracy error bars that
+`nc_core.fixing.etf.FIXED_KINDS`), labels with units, integer epoch ticks, accuracy error bars that
 stay within 0 and 100, and the Agg backend (figures are files, never windows)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from nc_core.etf import FIXED_KINDS  # noqa: E402
+from nc_core.fixing.etf import FIXED_KINDS  # noqa: E402
 
 # The one colour map: an arm keeps its colour in every figure.
 COLORS = {
@@ -32,7 +32,7 @@ ARM_LABELS = {
     "freeze": "freeze in place (control)",
 }
 ARM_ORDER = ["baseline", *FIXED_KINDS]
-assert set(FIXED_KINDS) <= set(COLORS), "a kind in nc_core.etf.FIXED_KINDS has no colour"
+assert set(FIXED_KINDS) <= set(COLORS), "a kind in nc_core.fixing.etf.FIXED_KINDS has no colour"
 
 ACC_LABEL = "accuracy (%)"
 PARAMS_LABEL = "trainable parameters"

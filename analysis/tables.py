@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nc_core.etf import ETF_KINDS
-from nc_core.study_tables import final_epochs
+from nc_core.fixing.etf import ETF_KINDS
+from nc_core.study.summary import final_epochs
 
 from .atomic import write_text_atomic
 from .load import Study

@@ -1,6 +1,6 @@
 """Trial-level views of the tidy tables: the arm a trial belongs to, which setup it ran in, and
-when its layers were fixed. A trial's final row is `nc_core.study_tables.final_epochs` (`ok_final`:
-those of ok trials, with their arm); the effective depth is `nc_core.depth` (one definition
+when its layers were fixed. A trial's final row is `nc_core.study.summary.final_epochs` (`ok_final`:
+those of ok trials, with their arm); the effective depth is `nc_core.measure.depth` (one definition
 each)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nc_core.records import CONFIG_COLUMNS
-from nc_core.study_tables import final_epochs
+from nc_core.results.records import CONFIG_COLUMNS
+from nc_core.study.summary import final_epochs
 
 # Config fields that describe the ETF policy, not the network or the training it is compared in.
 # Baseline rows carry defaults here that mean nothing, so they are blanked for grouping.

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import torch
 
-from nc_core.class_stats import ClassStats
+from nc_core.measure.class_stats import ClassStats
 
 
 def median_seconds(fns: list[Callable[[], object]], *, repeats: int, warmup: int) -> list[float]:

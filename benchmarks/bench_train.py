@@ -23,12 +23,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from nc_core.build import build_optimizer
-from nc_core.etf import freeze_to_etf
-from nc_core.evaluate import evaluate
-from nc_core.fashion_mnist import DEBIAN_DIR
-from nc_core.presets import preset
-from nc_core.train import _Run
+from nc_core.train.build import build_optimizer
+from nc_core.fixing.etf import freeze_to_etf
+from nc_core.measure.evaluate import evaluate
+from nc_core.data.fashion_mnist import DEBIAN_DIR
+from nc_core.train.presets import preset
+from nc_core.train.loop import _Run
 
 
 def torchvision_loop_rate(run: _Run, max_batches: int) -> float:

@@ -23,9 +23,9 @@ from concurrent.futures import ProcessPoolExecutor
 import ray
 import torch
 
-from nc_core.presets import preset
-from nc_core.study import StudyOptions, StudySpec
-from nc_core.train import train
+from nc_core.train.presets import preset
+from nc_core.study.spec import StudyOptions, StudySpec
+from nc_core.train.loop import train
 from nc_core.tune.run import run_study
 
 

@@ -13,7 +13,7 @@
 #   paper  the paper-scale pair: `paper` preset, 300 epochs, seed 0: baseline and Adaptive-ETF
 #          eps 0.1 rotated and canonical, as 3 concurrent processes, checkpointed under
 #          runs/gpu (kept while the machine stays warm: rerun `paper` to resume), then
-#          collected with nc_core.collect into $OUT/paper/{epochs,layers}.parquet
+#          collected with nc_core.results.collect into $OUT/paper/{epochs,layers}.parquet
 # Everything printed goes to $OUT/session.log too. The whole command stops itself before
 # DEADLINE seconds (default 570, under the device's 600 s): a phase that would start later is
 # skipped and says so, and the paper runs are stopped in time and resume on the next call.

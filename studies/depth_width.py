@@ -2,7 +2,7 @@
 2412.00884, Figure 1).
 
 For every (width, depth) the baseline shows where neural collapse sets in: its effective depth
-at eps (`nc_core.depth`) is the first layer from which on every layer has train NCC error <= eps.
+at eps (`nc_core.measure.depth`) is the first layer from which on every layer has train NCC error <= eps.
 StaticETF then fixes every layer from `fix_from` on to a simplex ETF before training, for each
 fix_from in 1..depth-1 (fc1, fed by the raw input, is always trained). The paper's claim:
 fixing from at or after the effective depth costs little test accuracy; fixing earlier costs
@@ -19,10 +19,10 @@ import sys
 
 import pandas as pd
 
-from nc_core.config import KINDS
-from nc_core.depth import effective_depths, format_depth
-from nc_core.study import StudySpec
-from nc_core.study_cli import (
+from nc_core.train.config import KINDS
+from nc_core.measure.depth import effective_depths, format_depth
+from nc_core.study.spec import StudySpec
+from nc_core.cli.study import (
     add_study_args,
     base_config,
     checked_study,
@@ -30,7 +30,7 @@ from nc_core.study_cli import (
     study_name,
     study_parser,
 )
-from nc_core.study_tables import final_epochs, summarize_final
+from nc_core.study.summary import final_epochs, summarize_final
 from nc_core.tune.run import run_study
 
 WIDTHS = {"smoke": (32,), "quick": (100, 400), "paper": (100, 200, 400, 800)}
@@ -53,7 +53,7 @@ def trial_list(widths, depths, seeds, kind: str = "canonical") -> list[dict]:
 
 
 def baseline_depths(layers: pd.DataFrame, eps: float) -> pd.DataFrame:
-    """Each baseline trial's effective depth at eps at its last epoch (`nc_core.depth`; the
+    """Each baseline trial's effective depth at eps at its last epoch (`nc_core.measure.depth`; the
     layer index, "none" where the output layer does not qualify)."""
     base = layers[layers.policy == "none"]
     last = base[base.epoch == base.groupby("trial_id").epoch.transform("max")]

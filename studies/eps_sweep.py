@@ -19,9 +19,9 @@ import sys
 
 import pandas as pd
 
-from nc_core.config import KINDS
-from nc_core.study import StudySpec
-from nc_core.study_cli import (
+from nc_core.train.config import KINDS
+from nc_core.study.spec import StudySpec
+from nc_core.cli.study import (
     add_study_args,
     base_config,
     checked_study,
@@ -29,7 +29,7 @@ from nc_core.study_cli import (
     study_name,
     study_parser,
 )
-from nc_core.study_tables import final_epochs, pareto_front, summarize_final, write_csv_atomic
+from nc_core.study.summary import final_epochs, pareto_front, summarize_final, write_csv_atomic
 from nc_core.tune.run import run_study
 
 EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)

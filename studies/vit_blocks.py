@@ -18,10 +18,10 @@ import sys
 
 import pandas as pd
 
-from nc_core.cmdline import choices
-from nc_core.config import KINDS, RunConfig
-from nc_core.study import StudySpec
-from nc_core.study_cli import (
+from nc_core.cli.args import choices
+from nc_core.train.config import KINDS, RunConfig
+from nc_core.study.spec import StudySpec
+from nc_core.cli.study import (
     add_study_args,
     base_config,
     checked_study,
@@ -29,9 +29,9 @@ from nc_core.study_cli import (
     study_name,
     study_parser,
 )
-from nc_core.study_tables import final_epochs, summarize_final
+from nc_core.study.summary import final_epochs, summarize_final
 from nc_core.tune.run import run_study
-from nc_core.vit_fixing import parse_blocks
+from nc_core.models.vit_fixing import parse_blocks
 
 BLOCKS = {
     "smoke": ("last:1", "all"),

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from nc_core.build import build_adapter, build_model
-from nc_core.config import RunConfig
-from nc_core.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
+from nc_core.train.build import build_adapter, build_model
+from nc_core.train.config import RunConfig
+from nc_core.results.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 
 
 def common(tmp: Path, *extra: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""A small synthetic results set built with nc_core.records, for the analysis tests.
+"""A small synthetic results set built with nc_core.results.records, for the analysis tests.
 
 It has the three studies (eps_sweep with a baseline and Adaptive-ETF of every kind over seeds
 and one diverged trial, depth_width with StaticETF, vit_blocks with ETF-Transformer), so every
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nc_core.config import RunConfig
-from nc_core.records import EpochRecord, LayerRecord, to_frames, write_parquet_atomic
+from nc_core.train.config import RunConfig
+from nc_core.results.records import EpochRecord, LayerRecord, to_frames, write_parquet_atomic
 
 EPOCHS = 8
 

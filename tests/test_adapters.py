@@ -5,13 +5,13 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from nc_core.adapters import adapter_for
-from nc_core.build import fix_layer
-from nc_core.cnn import SmallCNN
-from nc_core.data import Split, batches
-from nc_core.etf import ETFLinear, count_parameters
-from nc_core.evaluate import evaluate
-from nc_core.policy import AdaptiveETF
+from nc_core.models.adapter import adapter_for
+from nc_core.train.build import fix_layer
+from nc_core.models.cnn import SmallCNN
+from nc_core.data.split import Split, batches
+from nc_core.fixing.etf import ETFLinear, count_parameters
+from nc_core.measure.evaluate import evaluate
+from nc_core.fixing.policy import AdaptiveETF
 
 
 def test_a_small_cnn_is_measured_and_its_head_fixed_through_its_adapter_alone():

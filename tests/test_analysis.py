@@ -16,7 +16,7 @@ import pytest
 from analysis.load import load_study
 from analysis.make_figures import main
 from analysis.parquet_tables import ResultsSchemaError
-from nc_core.records import write_parquet_atomic
+from nc_core.results.records import write_parquet_atomic
 from tests.synthetic_results import make_results
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nc_core.cli import main as train_main
-from nc_core.presets import preset
-from nc_core.state import save_state
-from nc_core.train import train
+from nc_core.cli.train import main as train_main
+from nc_core.train.presets import preset
+from nc_core.train.state import save_state
+from nc_core.train.loop import train
 from studies import depth_width, eps_sweep, vit_blocks
 from tests.test_bad_inputs_figures import CASES as FIGURE_CASE_TABLE
 
@@ -289,7 +289,7 @@ def test_matrix_has_at_least_40_cases():
 
 
 def test_help_shows_choices_from_the_literal_types_and_each_default_once():
-    from nc_core.cli import build_parser
+    from nc_core.cli.train import build_parser
 
     text = " ".join(build_parser().format_help().split())
     assert "--model {mlp,vit}" in text and "--kind {canonical,rotated,orthogonal,freeze}" in text

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from nc_core.class_stats import ClassStats
+from nc_core.measure.class_stats import ClassStats
 from tests.uneven_batches import D, K, assert_rel, stream, uneven_data
 
 
 def numpy_reference(X: np.ndarray, y: np.ndarray, num_classes: int):
     """One shot in float64: counts, class means, Sigma_W, Sigma_B (about the mean of the class
-    means, as nc_core.metrics defines it), and the global mean mu_G over all samples."""
+    means, as nc_core.measure.metrics defines it), and the global mean mu_G over all samples."""
     counts = np.array([(y == c).sum() for c in range(num_classes)])
     M = np.stack([np.mean(X[y == c], axis=0) for c in range(num_classes)])
     scatter = sum(

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from analysis.load import load_study
-from nc_core.cli import main as train_main
-from nc_core.collect import main as collect_main
+from nc_core.cli.train import main as train_main
+from nc_core.results.collect import main as collect_main
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""nc_core.data: splits, seeded batching, stratified subsets, synthetic classes."""
+"""nc_core.data.split: splits, seeded batching, stratified subsets, synthetic classes."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from nc_core.data import Split, batches, stratified_subset, synthetic_classes
+from nc_core.data.split import Split, batches, stratified_subset, synthetic_classes
 
 # ---------------------------------------------------------------------------- Split
 

@@ -14,14 +14,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Runs `python -m nc_core.train ARGS` in-process and reports, for every execution of train.py's
-# module body, under which name it ran and whether it got as far as defining train().
+# Runs `python -m nc_core.train ARGS` in-process and reports, for every execution of the training
+# loop's module body (nc_core/train/loop.py), under which name it ran and whether it got as far as
+# defining train().
 COUNT_TRAIN_BODIES = """
 import runpy, sys
 runs = []
 def profile(frame, event, arg):
     code = frame.f_code
-    if event == "return" and code.co_name == "<module>" and code.co_filename.endswith("train.py"):
+    if event == "return" and code.co_name == "<module>" and code.co_filename.endswith("/train/loop.py"):
         runs.append((frame.f_globals["__name__"], "train" in frame.f_globals))
 sys.setprofile(profile)
 sys.argv = ["nc_core.train", *sys.argv[1:]]
@@ -42,11 +43,31 @@ def run(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.Com
 
 
 def test_python_m_nc_core_train_defines_the_training_code_once():
-    out = run("-c", COUNT_TRAIN_BODIES, "--help")
+    tiny = ["--preset", "smoke", "--dataset", "synthetic", "--epochs", "1", "--quiet"]
+    out = run("-c", COUNT_TRAIN_BODIES, *tiny)
     assert out.returncode == 0, out.stderr
     runs = eval(out.stdout.strip().splitlines()[-1])
-    assert [name for name, defined in runs if defined] == ["nc_core.train"]  # not also __main__
+    assert [name for name, defined in runs if defined] == ["nc_core.train.loop"]  # not also __main__
     assert run("-m", "nc_core.train", "--help").returncode == 0
+
+
+def test_no_library_module_imports_a_command_line():
+    """The command lines (nc_core/cli/) import the library, never the other way round: only the
+    `python -m` entry files hand over to them, so no import circle runs through a CLI."""
+    import ast
+
+    entry = {"nc_core/__main__.py", "nc_core/train/__main__.py", "nc_core/collect.py"}
+    offenders = []
+    for path in sorted((REPO / "nc_core").rglob("*.py")):
+        rel = path.relative_to(REPO).as_posix()
+        if rel in entry or rel.startswith("nc_core/cli/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{rel}: {n}" for n in names if n.startswith("nc_core.cli")]
+    assert offenders == []
 
 
 def test_python_m_nc_core_dispatches_train_study_and_figures():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from nc_core.etf import (
+from nc_core.fixing.etf import (
     ETFLinear,
     count_parameters,
     freeze_in_place,

@@ -1,4 +1,4 @@
-"""nc_core.fashion_mnist: IDX loading, exact values, every corruption and missing place named.
+"""nc_core.data.fashion_mnist: IDX loading, exact values, every corruption and missing place named.
 
 The fake Fashion-MNIST has the real counts (60000 / 10000 images of 28x28), so the loader runs
 with the same checks as on the real files; its pixels are zero but for random first and last
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from nc_core import fashion_mnist
-from nc_core.data import Split
-from nc_core.fashion_mnist import DataError, load_fashion_mnist
+from nc_core.data import fashion_mnist
+from nc_core.data.split import Split
+from nc_core.data.fashion_mnist import DataError, load_fashion_mnist
 
 IMAGES, LABELS = 0x00000803, 0x00000801
 

@@ -25,7 +25,7 @@ from analysis.stats import count, mean_ci, paired_difference, t975
 from analysis.study_kind import classify
 from analysis.tables import TABLE1_KEYS, paper_arm, study_table
 from analysis.tables import controls as controls_table
-from nc_core.etf import FIXED_KINDS
+from nc_core.fixing.etf import FIXED_KINDS
 from tests.synthetic_results import make_results
 
 

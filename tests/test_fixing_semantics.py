@@ -9,14 +9,14 @@ import json
 import pytest
 import torch
 
-from nc_core.build import build_adapter, build_model, lr_at
-from nc_core.config import RunConfig
-from nc_core.data import Split, synthetic_classes
-from nc_core.etf import ETFLinear, count_parameters
-from nc_core.evaluate import evaluate
-from nc_core.presets import preset
-from nc_core.resume import ResumeError
-from nc_core.train import _Run, train
+from nc_core.train.build import build_adapter, build_model, lr_at
+from nc_core.train.config import RunConfig
+from nc_core.data.split import Split, synthetic_classes
+from nc_core.fixing.etf import ETFLinear, count_parameters
+from nc_core.measure.evaluate import evaluate
+from nc_core.train.presets import preset
+from nc_core.train.resume import ResumeError
+from nc_core.train.loop import _Run, train
 
 SYN = RunConfig(
     dataset="synthetic", width=32, depth=4, epochs=4, batch_size=64, nc_samples=None, seed=3

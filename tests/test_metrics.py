@@ -1,4 +1,4 @@
-"""The NC measures of nc_core.metrics against brute-force loops, numpy and closed forms (the
+"""The NC measures of nc_core.measure.metrics against brute-force loops, numpy and closed forms (the
 streamed statistics they read are tests/test_class_stats.py)."""
 
 import math
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from nc_core.class_stats import ClassStats
-from nc_core.etf import simplex_etf
-from nc_core.metrics import (
+from nc_core.measure.class_stats import ClassStats
+from nc_core.fixing.etf import simplex_etf
+from nc_core.measure.metrics import (
     cdnv,
     effective_rank,
     etf_distance,

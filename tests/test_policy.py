@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from nc_core.depth import effective_depth, effective_depths
-from nc_core.policy import AdaptiveETF, NoFreeze, StaticETF
+from nc_core.measure.depth import effective_depth, effective_depths
+from nc_core.fixing.policy import AdaptiveETF, NoFreeze, StaticETF
 
 LAYERS = ["fc1", "fc2", "fc3", "classifier"]
 
@@ -129,7 +129,7 @@ def test_effective_depth_matches_a_brute_force_search_over_suffixes():
 def test_effective_depths_of_a_layers_table_use_the_same_definition():
     import pandas as pd
 
-    from nc_core.depth import NONE, effective_depths, format_depth
+    from nc_core.measure.depth import NONE, effective_depths, format_depth
 
     rows = [
         dict(trial_id=t, epoch=1, layer_index=i, train_ncc_acc=1 - err)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nc_core.fashion_mnist import DataError, load_fashion_mnist
+from nc_core.data.fashion_mnist import DataError, load_fashion_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

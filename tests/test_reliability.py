@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nc_core import atomic
-from nc_core.config import RunConfig
-from nc_core.state import CheckpointError, TrainState, load_state, save_state
-from nc_core.tables import MismatchedTables, generation_of, read_pair, write_pair
+from nc_core.results import atomic
+from nc_core.train.config import RunConfig
+from nc_core.train.state import CheckpointError, TrainState, load_state, save_state
+from nc_core.results.pair import MismatchedTables, generation_of, read_pair, write_pair
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,7 +154,7 @@ def test_broken_checkpoints_are_refused_with_the_path_and_what_to_do(tmp_path, c
 BIND_SCRIPT = """
 import subprocess, sys, tempfile
 import ray
-from nc_core.study import StudyOptions
+from nc_core.study.spec import StudyOptions
 from nc_core.tune.local_ray import init_ray
 ray_tmp = tempfile.mkdtemp(prefix="ncbind", dir="/tmp")
 ray.init = (lambda init: lambda **kw: init(**kw, object_store_memory=80 * 1024**2,

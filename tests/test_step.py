@@ -10,11 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nc_core.config import RunConfig
-from nc_core.etf import freeze_to_etf
-from nc_core.mlp import MLP
-from nc_core.step import TrainStep, structure
-from nc_core.train import _Run
+from nc_core.train.config import RunConfig
+from nc_core.fixing.etf import freeze_to_etf
+from nc_core.models.mlp import MLP
+from nc_core.train.step import TrainStep, structure
+from nc_core.train.loop import _Run
 
 SYN = RunConfig(
     dataset="synthetic",

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from ray import tune
 
-from nc_core.fashion_mnist import DataError, load_fashion_mnist
-from nc_core.presets import preset
-from nc_core.study import StudyOptions, StudySpec
+from nc_core.data.fashion_mnist import DataError, load_fashion_mnist
+from nc_core.train.presets import preset
+from nc_core.study.spec import StudyOptions, StudySpec
 from nc_core.tune.run import run_study
 from studies import depth_width, eps_sweep, vit_blocks
 from tests.study_helpers import check_tables, common, read_tables

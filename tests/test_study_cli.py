@@ -8,10 +8,10 @@ import argparse
 import pandas as pd
 import pytest
 
-from nc_core.presets import preset
-from nc_core.study import StudySpec
-from nc_core.study_cli import base_config, study_name
-from nc_core.study_tables import pareto_front
+from nc_core.train.presets import preset
+from nc_core.study.spec import StudySpec
+from nc_core.cli.study import base_config, study_name
+from nc_core.study.summary import pareto_front
 from studies import eps_sweep, vit_blocks
 from tests.study_helpers import common
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from nc_core.adapters import ModelAdapter
-from nc_core.class_stats import ClassStats
-from nc_core.data import Split
-from nc_core.evaluate import ncc_pass
-from nc_core.metrics import ncc_accuracy
-from nc_core.taps import LayerTap, flatten, layer_stats
+from nc_core.models.adapter import ModelAdapter
+from nc_core.measure.class_stats import ClassStats
+from nc_core.data.split import Split
+from nc_core.measure.evaluate import ncc_pass
+from nc_core.measure.metrics import ncc_accuracy
+from nc_core.measure.taps import LayerTap, flatten, layer_stats
 
 K = 3
 

@@ -1,4 +1,4 @@
-"""nc_core.tensorboard: the on-epoch logger writes event files that TensorBoard reads back, with
+"""nc_core.results.tensorboard: the on-epoch logger writes event files that TensorBoard reads back, with
 every per-epoch scalar and the per-layer NCC and NC1 at the epoch they were measured."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from nc_core.records import EpochRecord, LayerRecord
+from nc_core.results.records import EpochRecord, LayerRecord
 
 pytest.importorskip("tensorboard")
 
@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E4
     EventAccumulator,
 )
 
-from nc_core.tensorboard import TensorBoardLogger  # noqa: E402
+from nc_core.results.tensorboard import TensorBoardLogger  # noqa: E402
 
 
 def record(epoch: int, *, with_layers: bool = True) -> EpochRecord:
@@ -70,7 +70,7 @@ def test_event_files_read_back_with_epoch_scalars_and_per_layer_ncc_and_nc1(tmp_
 
 
 def test_cli_tensorboard_flag_writes_a_run_tensorboard_reads(tmp_path):
-    from nc_core.cli import main
+    from nc_core.cli.train import main
 
     board = tmp_path / "tb"
     args = ["--preset", "smoke", "--dataset", "synthetic", "--epochs", "2", "--quiet"]
@@ -82,7 +82,7 @@ def test_cli_tensorboard_flag_writes_a_run_tensorboard_reads(tmp_path):
 
 
 def test_tensorboard_into_a_file_is_refused_before_any_work(tmp_path, capsys):
-    from nc_core.cli import main
+    from nc_core.cli.train import main
 
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 import torch
 
-from nc_core.build import lr_at
-from nc_core.cli import main as cli_main
-from nc_core.config import RunConfig
-from nc_core.data import Split
-from nc_core.etf import ETFLinear
-from nc_core.fashion_mnist import DEBIAN_DIR
-from nc_core.presets import preset
-from nc_core.records import EPOCH_COLUMNS, LAYER_COLUMNS
-from nc_core.state import load_state, save_state
-from nc_core.train import _Run, train
+from nc_core.train.build import lr_at
+from nc_core.cli.train import main as cli_main
+from nc_core.train.config import RunConfig
+from nc_core.data.split import Split
+from nc_core.fixing.etf import ETFLinear
+from nc_core.data.fashion_mnist import DEBIAN_DIR
+from nc_core.train.presets import preset
+from nc_core.results.records import EPOCH_COLUMNS, LAYER_COLUMNS
+from nc_core.train.state import load_state, save_state
+from nc_core.train.loop import _Run, train
 
 SYN = RunConfig(
     dataset="synthetic",
@@ -100,10 +100,10 @@ import os, sys
 import torch
 if os.environ.get("NC_TEST_DEVICE", "cpu").startswith("cuda"):  # as tests/conftest.py does
     torch.use_deterministic_algorithms(True, warn_only=True)
-from nc_core.state import load_state, save_state
-from nc_core.train import train
+from nc_core.train.state import load_state, save_state
+from nc_core.train.loop import train
 state = load_state(sys.argv[1])
-from nc_core.config import RunConfig
+from nc_core.train.config import RunConfig
 cfg = RunConfig(**{**state.config, "epochs": 4})
 save_state(train(cfg, state=state).state, sys.argv[2])
 """

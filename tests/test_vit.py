@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from nc_core.adapters import vit_adapter
-from nc_core.etf import ETFLinear, layer_seed
-from nc_core.vit import ViT
-from nc_core.vit_fixing import etf_factory, ffn_linear_names, parse_blocks
+from nc_core.models.adapter import vit_adapter
+from nc_core.fixing.etf import ETFLinear, layer_seed
+from nc_core.models.vit import ViT
+from nc_core.models.vit_fixing import etf_factory, ffn_linear_names, parse_blocks
 
 SMALL = dict(
     image_size=28, patch_size=7, channels=1, dim=16, depth=3, heads=2, mlp_ratio=2, num_classes=5

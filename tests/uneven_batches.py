@@ -6,7 +6,7 @@ Shared by the ClassStats tests and the NC-measure tests; `assert_rel` is their t
 import numpy as np
 import torch
 
-from nc_core.class_stats import ClassStats
+from nc_core.measure.class_stats import ClassStats
 
 K, D = 5, 6
 BATCH_SIZES = [1, 7, 300, 13, 2, 50, 1, 120, 3]

@@ -1,7 +1,7 @@
 """Ray Tune and Optuna behind one small interface: the only place nc_core imports them.
 
 Everything else runs without Ray: a single training run never imports it, and what a study is
-(`nc_core.study`), its checks (`study_checks`), command line (`study_cli`), trials (`trial`),
+(`nc_core.study.spec`), its checks (`study_checks`), command line (`study_cli`), trials (`trial`),
 results (`study_results`) and summaries (`study_tables`) are Ray-free modules. This package
 holds only the calls into Ray and Optuna, split because they were one 460-line module:
 

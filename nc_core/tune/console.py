@@ -20,8 +20,8 @@ import os
 
 from ray import tune
 
-from nc_core.study import StudySpec
-from nc_core.trial import override_columns
+from nc_core.study.spec import StudySpec
+from nc_core.study.trial import override_columns
 
 # Reported metric -> column header ("outcome": ok, running or diverged, beside Tune's status)
 METRIC_COLUMNS = {

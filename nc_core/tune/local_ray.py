@@ -7,8 +7,8 @@ from pathlib import Path
 
 import ray
 
-from nc_core.fashion_mnist import LOCAL_DIR
-from nc_core.study import StudyOptions
+from nc_core.data.fashion_mnist import LOCAL_DIR
+from nc_core.study.spec import StudyOptions
 
 
 def init_ray(opts: StudyOptions) -> bool:

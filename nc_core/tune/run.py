@@ -3,13 +3,13 @@
 A study script builds a `StudySpec` (its name, a base `RunConfig`, and either an explicit list of
 trials or a search space) and calls `run_study(spec, opts)`. That runs every trial as a Tune trial
 of `nc_core.tune.trainable.trainable`, resumes an interrupted study when the same command runs
-again, and exports the two tables of `nc_core.records` to
+again, and exports the two tables of `nc_core.results.records` to
 `<results>/<study>/{epochs,layers}.parquet` (README: "Results").
 
 Faults: a trial reports every epoch and checkpoints its `TrainState` every `checkpoint_every`
 epochs and at its last; `FailureConfig` restarts a crashed trial from its last checkpoint, and
 `Tuner.restore` continues an interrupted study. How the tables are rebuilt from those checkpoints
-and reports is `nc_core.study_results`.
+and reports is `nc_core.study.results`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from nc_core.study import StudyOptions, StudySpec
-from nc_core.study_checks import check_study, claim, experiment_path, storage_uri
-from nc_core.study_results import StudyResult, no_result, write_tables
-from nc_core.trial import TRIAL_KEY, trial_name
+from nc_core.study.spec import StudyOptions, StudySpec
+from nc_core.study.checks import check_study, claim, experiment_path, storage_uri
+from nc_core.study.results import StudyResult, no_result, write_tables
+from nc_core.study.trial import TRIAL_KEY, trial_name
 from nc_core.tune.console import console, progress_reporter, trial_lines, tune_verbosity
 from nc_core.tune.local_ray import init_ray
 from nc_core.tune.trainable import trainable
@@ -101,7 +101,7 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
 
 def export(spec: StudySpec, opts: StudyOptions) -> StudyResult:
     """Rebuild <results>/<study>/{epochs,layers}.parquet from the study's Tune storage
-    (`nc_core.study_results.write_tables`)."""
+    (`nc_core.study.results.write_tables`)."""
     path = experiment_path(spec, opts)
     if not tune.Tuner.can_restore(path):
         raise FileNotFoundError(

@@ -1,7 +1,7 @@
 """One study trial as a Tune function trainable: a `train` run that reports every epoch,
 checkpoints its `TrainState`, and resumes from Tune's checkpoint after a crash.
 
-What it reports and writes is `nc_core.study_results` (`reported_metrics`, `write_checkpoint`),
+What it reports and writes is `nc_core.study.results` (`reported_metrics`, `write_checkpoint`),
 which also reads it back; this module only hands it to Tune.
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 from ray import tune
 
-from nc_core.records import EpochRecord
-from nc_core.state import load_state
-from nc_core.study_results import STATE_FILE, reported_metrics, write_checkpoint
-from nc_core.train import train
-from nc_core.trial import EVERY_KEY, FAIL_KEY, run_config_of
+from nc_core.results.records import EpochRecord
+from nc_core.train.state import load_state
+from nc_core.study.results import STATE_FILE, reported_metrics, write_checkpoint
+from nc_core.train.loop import train
+from nc_core.study.trial import EVERY_KEY, FAIL_KEY, run_config_of
 
 
 class InjectedFailure(RuntimeError):
@@ -52,7 +52,7 @@ def trainable(
 
     board = None
     if tensorboard is not None:
-        from nc_core.tensorboard import TensorBoardLogger
+        from nc_core.results.tensorboard import TensorBoardLogger
 
         board = TensorBoardLogger(tensorboard, run_name=tune.get_context().get_trial_name())
 

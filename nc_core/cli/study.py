@@ -1,0 +1,109 @@
+"""The command line every study script shares: its parser, the shared options, and the
+`StudySpec` base config and `StudyOptions` they give (README: "Running studies"). No Ray here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+import pandas as pd
+
+from nc_core.cli.args import Parser, add_fields, choices, given, parse_value
+from nc_core.train.config import RunConfig
+from nc_core.train.presets import PRESETS, preset
+from nc_core.study.spec import CONFIG_FIELDS, StudyOptions, StudySpec
+from nc_core.study.checks import check_study
+
+
+def study_parser(doc: str) -> Parser:
+    """A study script's parser (one-line errors), described by its docstring's first paragraph."""
+    return Parser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
+    """The options every study shares (README: "Running studies"): what the study is (preset,
+    seeds, name, dataset, --set), then every `StudyOptions` field but the sampler seed."""
+    a = parser.add_argument
+    a(
+        "--preset",
+        choices=("smoke", "quick", "paper"),
+        default="quick",
+        help="smoke: < 2 min on 2 CPUs (CI); quick: about an hour on a CPU; paper: GPUs "
+        "(default: quick)",
+    )
+    a("--seeds", type=int, nargs="+", help="seeds to run (default: per preset)")
+    a(
+        "--name",
+        help=f"study name: the Tune experiment and results/<name>/ (default: {name}-PRESET)",
+    )
+    a("--dataset", choices=choices(RunConfig, "dataset"), help="override the preset's dataset")
+    a(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override any RunConfig field of the preset, e.g. --set epochs=10 (repeatable)",
+    )
+    add_fields(parser, StudyOptions, skip=("seed",))
+
+
+def study_name(args: argparse.Namespace, stem: str) -> str:
+    """`--name`, else `stem-PRESET` (`eps_sweep-smoke`): each preset is its own study, so
+    running one size never collides with a study of another."""
+    return args.name or f"{stem}-{args.preset}"
+
+
+def options_from_args(args: argparse.Namespace, *, seed: int = 0) -> StudyOptions:
+    """The StudyOptions of parsed arguments (`seed`: the search's sampler seed)."""
+    return StudyOptions(**given(args, StudyOptions, skip=("seed",)), seed=seed)
+
+
+def checked_study(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    build_spec: Callable[[argparse.Namespace], StudySpec],
+    *,
+    seed: int = 0,
+) -> tuple[StudySpec, StudyOptions]:
+    """The script's `build_spec(args)` and its options, checked (`check_study`): bad input is the
+    parser's one-line error (exit 2) before any work."""
+    try:
+        spec, opts = build_spec(args), options_from_args(args, seed=seed)
+        check_study(spec, opts)
+    except ValueError as err:
+        parser.error(str(err))
+    return spec, opts
+
+
+def print_wide(*parts: str | pd.DataFrame) -> None:
+    """Print lines and tables (without index) at a terminal's width for a study's summary."""
+    with pd.option_context("display.width", 120, "display.max_rows", 200):
+        for part in parts:
+            print(part.to_string(index=False) if isinstance(part, pd.DataFrame) else part)
+
+
+def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields) -> RunConfig:
+    """The preset `prefix + args.preset` with the study's fields, then --dataset and --set."""
+    name = prefix + args.preset
+    if name not in PRESETS:
+        raise ValueError(f"--preset {args.preset!r}: no preset {name!r}")
+    overrides = dict(study_fields)
+    if args.dataset:
+        overrides["dataset"] = args.dataset
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or key not in CONFIG_FIELDS:
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE with FIELD a RunConfig field")
+        overrides[key] = _parse_field(key, text)
+    return preset(name, **overrides)
+
+
+def _parse_field(key: str, text: str):
+    """`text` as the type of RunConfig.<key> ("none" gives None where the field allows it)."""
+    try:
+        return parse_value(RunConfig, key, text)
+    except ValueError as err:
+        raise ValueError(f"--set {err}") from None

@@ -1,0 +1,133 @@
+"""`python -m nc_core.train`: one training run from the command line.
+
+Every `RunConfig` field is a flag (its help is the field's doc); `--preset` picks the base values
+and flags override them. One progress line per epoch; records go to Parquet (`--out`, and the
+per-layer table beside it as `<out stem>.layers.parquet`). `--checkpoint PATH` saves the training
+state after every epoch and, when PATH exists, resumes from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nc_core.results.atomic import check_writable
+from nc_core.cli.args import Parser, add_fields, fail, given
+from nc_core.train.config import RunConfig
+from nc_core.train.presets import PRESETS, preset
+from nc_core.results.records import to_frames
+from nc_core.results.pair import write_pair
+
+PROG = "python -m nc_core.train"
+
+
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--preset", default="quick", choices=sorted(PRESETS), help="base values (default: quick)"
+    )
+    p.add_argument("--out", type=Path, default=None, help="Parquet file for the epoch records")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="training-state file: saved every epoch, resumed from when it exists",
+    )
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument(
+        "--tensorboard",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write TensorBoard event files (per-epoch scalars, per-layer NCC and NC1) to DIR",
+    )
+    add_fields(p, RunConfig, default_from="--preset")
+    return p
+
+
+def progress_line(record, cfg: RunConfig) -> str:
+    fixed = ",".join(record.fixed_layers) or "-"
+    test = f"test {record.test_acc:6.2%}" if record.layers else "test   n/a "
+    return (
+        f"epoch {record.epoch:3d}/{cfg.epochs}  loss {record.train_loss:.4f}  "
+        f"train {record.train_acc:6.2%}  {test}  trainable {record.trainable_params:,}  "
+        f"fixed {fixed}  ({record.epoch_seconds:.1f}s + eval {record.eval_seconds:.1f}s)"
+    )
+
+
+def layers_path(out: Path) -> Path:
+    """Where `--out X.parquet` puts the per-layer table: X.layers.parquet."""
+    return out.with_suffix(".layers.parquet")
+
+
+def check_outputs(out: Path | None, checkpoint: Path | None) -> None:
+    """Raise ValueError unless the output paths can be written and are three distinct files."""
+    if out is not None and out.suffix != ".parquet":
+        raise ValueError(f"--out {out}: expected a .parquet path")
+    named = {}
+    if out is not None:
+        named.update({"--out": out, "--out's layer table": layers_path(out)})
+    if checkpoint is not None:
+        named["--checkpoint"] = checkpoint
+    seen: dict[Path, str] = {}
+    for flag, path in named.items():
+        check_writable(path, flag=flag)
+        key = path.absolute().resolve()
+        if key in seen:
+            raise ValueError(f"{flag} {path}: the same file as {seen[key]}; pass another path")
+        seen[key] = flag
+
+
+def main(argv: list[str] | None = None) -> int:
+    from nc_core.train.build import resolve_device
+    from nc_core.train.resume import ResumeError, check_resume
+    from nc_core.train.state import CheckpointError, load_state, save_state
+    from nc_core.results.tensorboard import TensorBoardLogger, check_tensorboard
+    from nc_core.train.loop import train
+
+    args = build_parser().parse_args(argv)
+    overrides = given(args, RunConfig)
+    state = None
+    try:  # every check before any work: nothing is loaded, trained or written on bad input
+        cfg = preset(args.preset, **overrides)
+        resolve_device(cfg.device)
+        check_outputs(args.out, args.checkpoint)
+        if args.tensorboard is not None:
+            check_tensorboard(args.tensorboard)
+        if args.checkpoint is not None and args.checkpoint.exists():
+            state = load_state(args.checkpoint)
+            check_resume(cfg, state)
+    except ResumeError as err:
+        return fail(PROG, f"--checkpoint {args.checkpoint}: {err}")
+    except (ValueError, TypeError, CheckpointError) as err:
+        return fail(PROG, err)
+    if state is not None:
+        print(f"resuming from {args.checkpoint} after epoch {state.epoch}")
+
+    board = TensorBoardLogger(args.tensorboard) if args.tensorboard is not None else None
+
+    def on_epoch(record, st):
+        if not args.quiet:
+            print(progress_line(record, cfg), flush=True)
+        if board is not None:
+            board(record)
+        if args.checkpoint:
+            save_state(st, args.checkpoint)
+
+    try:
+        result = train(cfg, on_epoch=on_epoch, state=state)
+    finally:
+        if board is not None:
+            board.close()
+    if result.status != "ok":
+        print(f"run {result.status} after epoch {result.state.epoch}")
+    if args.out is not None:
+        epochs, layers = to_frames(result.records, cfg, status=result.status)
+        write_pair(epochs, layers, args.out, layers_path(args.out))
+        print(f"wrote {args.out} ({len(epochs)} rows) and {layers_path(args.out)}")
+    return 0 if result.status == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

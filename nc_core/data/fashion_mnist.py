@@ -1,0 +1,161 @@
+"""Fashion-MNIST (Xiao et al., arXiv 1708.07747) from the four IDX files of its original release.
+
+Format: http://yann.lecun.com/exdb/mnist/, "FILE FORMATS FOR THE MNIST DATABASE". The files are
+read gzipped or not, from the first directory that holds all four; see `load_fashion_mnist`.
+Every file is checked (magic number, dimensions, length, label range) and a bad one is named.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nc_core.data.split import Split
+
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's `dataset-fashion-mnist`
+LOCAL_DIR = Path("data/fashion-mnist")  # relative to the working directory at call time
+TORCHVISION_SUBDIR = Path("FashionMNIST/raw")  # where torchvision keeps the raw files
+FILES = {  # part -> (file name without .gz, IDX magic, expected shape)
+    "train_x": ("train-images-idx3-ubyte", 0x00000803, (60000, 28, 28)),
+    "train_y": ("train-labels-idx1-ubyte", 0x00000801, (60000,)),
+    "test_x": ("t10k-images-idx3-ubyte", 0x00000803, (10000, 28, 28)),
+    "test_y": ("t10k-labels-idx1-ubyte", 0x00000801, (10000,)),
+}
+NUM_CLASSES = 10
+HOW_TO_GET = (
+    "To get Fashion-MNIST: `apt-get install dataset-fashion-mnist` (installs "
+    f"{DEBIAN_DIR}), or set NC_DATA_DIR to a directory holding the four IDX files "
+    "(.gz or not), or call load_fashion_mnist(download=True) with network access."
+)
+
+
+class DataError(RuntimeError):
+    """Data missing, truncated or corrupt; the message names the file or places and the fix."""
+
+
+def _read_idx(path: Path, magic: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The uint8 array of one IDX file, checked against `magic` and `shape`."""
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
+        raise DataError(
+            f"{path}: cannot read ({err}); the file is truncated or corrupt. "
+            f"Delete it and get it again. {HOW_TO_GET}"
+        ) from err
+    ndim = len(shape)
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(
+            f"{path}: {len(raw)} bytes, shorter than the {header}-byte IDX header; "
+            f"the file is truncated. {HOW_TO_GET}"
+        )
+    got_magic = int.from_bytes(raw[:4], "big")
+    if got_magic != magic:
+        raise DataError(
+            f"{path}: IDX magic number {got_magic:#010x}, expected {magic:#010x}; "
+            f"this is not the file its name says. {HOW_TO_GET}"
+        )
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    if dims != shape:
+        raise DataError(f"{path}: header dimensions {dims}, expected {shape}. {HOW_TO_GET}")
+    body = len(raw) - header
+    if body != int(np.prod(shape)):
+        raise DataError(
+            f"{path}: {body} data bytes, the header promises {int(np.prod(shape))}; "
+            f"the file is truncated or padded. {HOW_TO_GET}"
+        )
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
+
+
+def _find_files(directory: Path) -> dict[str, Path] | list[str]:
+    """Paths of the four files in `directory` (uncompressed preferred), else the missing names."""
+    found, missing = {}, []
+    for part, (name, _, _) in FILES.items():
+        for path in (directory / name, directory / f"{name}.gz"):
+            if path.is_file():
+                found[part] = path
+                break
+        else:
+            missing.append(name)
+    return found if not missing else missing
+
+
+def _candidate_dirs(root: str | os.PathLike | None) -> list[Path]:
+    """Every directory looked in, in order; each base is also tried with torchvision's layout."""
+    bases = [Path(root)] if root is not None else []
+    if os.environ.get("NC_DATA_DIR"):
+        bases.append(Path(os.environ["NC_DATA_DIR"]))
+    bases += [Path.cwd() / LOCAL_DIR, DEBIAN_DIR]
+    return [d for base in bases for d in (base, base / TORCHVISION_SUBDIR)]
+
+
+def _download(dest: Path) -> None:
+    """Fetch the raw files into `dest/FashionMNIST/raw` with torchvision (it checks the MD5s)."""
+    import torchvision  # imported here: only the download path needs it
+
+    torchvision.datasets.FashionMNIST(root=str(dest), train=True, download=True)
+
+
+def _resolve(root: str | os.PathLike | None, download: bool) -> dict[str, Path]:
+    """The four files from the first directory that has them all, downloading if allowed."""
+    looked = []
+    for directory in _candidate_dirs(root):
+        found = _find_files(directory)
+        if isinstance(found, dict):
+            return found
+        why = "no such directory" if not directory.is_dir() else "missing " + ", ".join(found)
+        looked.append(f"  {directory} ({why})")
+    note = "download=False"
+    if download:
+        env = os.environ.get("NC_DATA_DIR")
+        dest = Path(root) if root is not None else Path(env) if env else Path.cwd() / LOCAL_DIR
+        try:
+            _download(dest)
+        except (ImportError, OSError, RuntimeError) as err:  # torchvision raises RuntimeError
+            note = f"download into {dest} failed: {str(err).strip()}"
+        else:
+            found = _find_files(dest / TORCHVISION_SUBDIR)
+            if isinstance(found, dict):
+                return found
+            note = f"download into {dest} left {dest / TORCHVISION_SUBDIR} without " + ", ".join(
+                found
+            )
+    raise DataError(
+        "Fashion-MNIST IDX files not found. Looked in:\n"
+        + "\n".join(looked)
+        + f"\n{note}.\n{HOW_TO_GET}"
+    )
+
+
+def load_fashion_mnist(
+    root: str | os.PathLike | None = None, *, download: bool = True
+) -> tuple[Split, Split]:
+    """Fashion-MNIST (train 60000, test 10000) as CPU splits, pixels scaled to [0, 1].
+
+    Reads from the first directory holding all four IDX files (each `.gz` or not), in order:
+    `root`, `$NC_DATA_DIR`, `./data/fashion-mnist`, `DEBIAN_DIR`; each also as
+    `<dir>/FashionMNIST/raw` (torchvision's layout). If none has them and `download` is true,
+    torchvision downloads them under `root`, else `$NC_DATA_DIR`, else `./data/fashion-mnist`.
+    Raises `DataError` naming the file at fault, or every place looked.
+    """
+    paths = _resolve(root, download)
+    arrays = {
+        part: _read_idx(paths[part], magic, shape) for part, (_, magic, shape) in FILES.items()
+    }
+    splits = []
+    for name in ("train", "test"):
+        labels = arrays[f"{name}_y"]
+        if labels.max() >= NUM_CLASSES:
+            raise DataError(
+                f"{paths[f'{name}_y']}: label {int(labels.max())} outside "
+                f"0..{NUM_CLASSES - 1}; the file is corrupt. {HOW_TO_GET}"
+            )
+        x = torch.from_numpy(arrays[f"{name}_x"].astype(np.float32) / np.float32(255))
+        y = torch.from_numpy(labels.astype(np.int64))  # (N,)
+        splits.append(Split(x.unsqueeze(1), y))  # x: (N, 1, 28, 28)
+    return splits[0], splits[1]

@@ -1,0 +1,148 @@
+"""When to fix a layer: pure decisions on NCC errors, apart from the action (`freeze_to_etf`).
+
+Adaptive-ETF (Liu 2024, arXiv 2412.00884) fixes a layer to a simplex ETF once its train NCC error
+(1 - NCC accuracy with train-set class means) falls under eps. The effective depth is defined
+once, in `nc_core.measure.depth`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nc_core.measure.depth import effective_depth
+from nc_core.fixing.etf import FIXED_KINDS
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in FIXED_KINDS:
+        raise ValueError(f"policy kind={kind!r}: expected one of {FIXED_KINDS}")
+
+
+class _FixedPlan:
+    """A policy decided before training: nothing to decide later, no state to keep."""
+
+    def observe(self, ncc_error: dict[str, float]) -> None:
+        pass
+
+    def ready(self, epoch: int) -> list[str]:
+        return []
+
+    def decide(self, ncc_error: dict[str, float], epoch: int) -> list[str]:
+        return []
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+@dataclass
+class NoFreeze(_FixedPlan):
+    """The baseline: nothing is ever fixed."""
+
+    kind: str = "canonical"
+
+    def initial(self, layers: list[str]) -> list[str]:
+        return []
+
+
+@dataclass
+class StaticETF(_FixedPlan):
+    """Layers with index >= fix_from are fixed before training starts (the paper's Figure 1)."""
+
+    fix_from: int
+    kind: str = "canonical"
+
+    def __post_init__(self):
+        _check_kind(self.kind)
+        if self.fix_from < 0:
+            raise ValueError(f"StaticETF fix_from={self.fix_from}: must be >= 0")
+
+    def initial(self, layers: list[str]) -> list[str]:
+        if self.fix_from >= len(layers):
+            raise ValueError(
+                f"StaticETF fix_from={self.fix_from}: the model has {len(layers)} layers"
+            )
+        return list(layers[self.fix_from :])
+
+
+@dataclass
+class AdaptiveETF:
+    """Fix a layer once its train NCC error is <= eps at `patience` consecutive evaluations.
+
+    A layer *qualifies* once it is fixed or its streak of evaluations <= eps reaches `patience`.
+    mode="layer" fixes every qualifying layer. mode="beyond" fixes the suffix from the effective
+    depth (`nc_core.measure.depth.effective_depth` over qualification): the first layer from which on
+    every layer to the output qualifies; nothing when the output does not. Nothing is fixed
+    before `min_epoch`; at most `max_fixed` layers in all, keeping the deepest candidates.
+    `layers` restricts which layers may be fixed (all measured layers still count for the
+    suffix). It never unfixes.
+
+    `decide` = `observe` (update the streaks from one evaluation) + `ready` (what to fix now).
+    The training loop calls `observe` alone after the last epoch, so nothing is fixed that
+    would never be trained or measured; an extended run calls `ready` before going on.
+    """
+
+    eps: float
+    patience: int = 5
+    mode: str = "layer"
+    kind: str = "canonical"
+    layers: list[str] | None = None
+    min_epoch: int = 0
+    max_fixed: int | None = None
+    streak: dict[str, int] = field(default_factory=dict)  # measured layer -> streak, in order
+    fixed: dict[str, int] = field(default_factory=dict)  # layer -> epoch it was fixed at
+
+    def __post_init__(self):
+        _check_kind(self.kind)
+        if not 0.0 <= self.eps <= 1.0:
+            raise ValueError(
+                f"AdaptiveETF eps={self.eps}: an NCC error threshold must lie in [0, 1]"
+            )
+        if self.patience < 1:
+            raise ValueError(f"AdaptiveETF patience={self.patience}: must be >= 1")
+        if self.mode not in ("layer", "beyond"):
+            raise ValueError(f"AdaptiveETF mode={self.mode!r}: expected 'layer' or 'beyond'")
+
+    def initial(self, layers: list[str]) -> list[str]:
+        return []
+
+    def observe(self, ncc_error: dict[str, float]) -> None:
+        """Update each unfixed layer's streak from one evaluation (input-to-output order)."""
+        for name, err in ncc_error.items():
+            if name not in self.fixed:
+                self.streak[name] = self.streak.get(name, 0) + 1 if err <= self.eps else 0
+            else:
+                self.streak.setdefault(name, 0)
+
+    def ready(self, epoch: int) -> list[str]:
+        """Layers to fix now (after evaluation `epoch`), recorded as fixed at `epoch`."""
+        if epoch < self.min_epoch:
+            return []
+        order = list(self.streak)  # every measured layer, input to output
+        qualified = {n: n in self.fixed or self.streak[n] >= self.patience for n in order}
+        if self.mode == "beyond":
+            first = effective_depth({n: 0.0 if q else 1.0 for n, q in qualified.items()}, 0.5)
+            candidates = order[order.index(first) :] if first is not None else []
+        else:
+            candidates = [n for n in order if qualified[n]]
+        allowed = set(order if self.layers is None else self.layers)
+        ready = [n for n in candidates if n in allowed and n not in self.fixed]
+        if self.max_fixed is not None:
+            room = max(self.max_fixed - len(self.fixed), 0)
+            ready = ready[len(ready) - room :] if room else []  # the deepest
+        for name in ready:
+            self.fixed[name] = epoch
+        return ready
+
+    def decide(self, ncc_error: dict[str, float], epoch: int) -> list[str]:
+        """Layers to fix now, given this evaluation's train NCC errors (input-to-output order)."""
+        self.observe(ncc_error)
+        return self.ready(epoch)
+
+    def state_dict(self) -> dict:
+        return {"streak": dict(self.streak), "fixed": dict(self.fixed)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.streak, self.fixed = dict(state["streak"]), dict(state["fixed"])

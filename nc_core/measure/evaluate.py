@@ -1,0 +1,157 @@
+"""One neural-collapse evaluation of a model: three streaming passes, every layer at once.
+
+1. NC sample of the train set -> per-layer ClassStats (class means, variances, Sigma_W).
+2. The same sample -> train NCC accuracy per layer, NC4 at the classifier, and which units of
+   each layer's nonlinearity are ever active.
+3. The test set -> test loss and accuracy, test NCC accuracy per layer (train-set means), and
+   the histogram of predicted classes (mode collapse).
+Passes 2 and 3 are `ncc_pass`, the one NCC pass. Hooks only collect (`LayerTap`); the measures
+are the pure functions of `nc_core.measure.metrics`; what is measured in a model is its `ModelAdapter`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nc_core.measure import metrics
+from nc_core.models.adapter import ModelAdapter
+from nc_core.data.split import Split, batches
+from nc_core.results.records import LayerRecord
+from nc_core.measure.taps import LayerTap, eval_mode, layer_stats
+
+EVAL_BATCH = 2000
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation measured: test loss and accuracy, prediction histogram, layers."""
+
+    test_loss: float
+    test_acc: float
+    pred_counts: list[int]  # (K,) test predictions per class
+    layers: dict[str, LayerRecord]
+
+    @property
+    def pred_classes(self) -> int:
+        return sum(c > 0 for c in self.pred_counts)
+
+    @property
+    def pred_entropy(self) -> float:
+        return metrics.prediction_entropy(torch.tensor(self.pred_counts))
+
+
+def ncc_pass(
+    model: nn.Module,
+    adapter: ModelAdapter,
+    split: Split,
+    means: dict[str, torch.Tensor],
+    autocast,
+    *,
+    num_classes: int,
+    activations: dict[str, str] | None = None,
+    batch_size: int = EVAL_BATCH,
+) -> dict:
+    """One streaming pass over `split`, in eval mode without gradients: NCC accuracy of every
+    measured layer against `means` (layer -> (K, D), the penultimate's included), loss, accuracy,
+    NC4 and predicted-class counts; with `activations` (layer -> module), which units are ever > 0.
+    """
+    if len(split) == 0:
+        raise ValueError("ncc_pass: no samples in split; pass a split with at least one sample")
+    names, penult = list(adapter.layers), adapter.penultimate
+    act = activations or {}
+    device = split.x.device
+    correct = {n: torch.zeros((), device=device) for n in names}
+    active: dict[str, torch.Tensor] = {}
+    nc4 = torch.zeros((), device=device)
+    loss = torch.zeros((), device=device)
+    hits = torch.zeros((), device=device)
+    counts = torch.zeros(num_classes, dtype=torch.long, device=device)
+    tapped = [*names, penult, *act.values()]
+    with eval_mode(model), LayerTap(model, tapped, reduce=adapter.reduce) as tap:
+        for x, y in batches(split, batch_size, shuffle=False):
+            with autocast():
+                logits = model(x)  # (B, K)
+            pred = logits.argmax(1)  # (B,)
+            for n in names:
+                correct[n] += (metrics.ncc_predict(tap.outputs[n], means[n]) == y).sum()
+            for layer, module in act.items():
+                on = (tap.outputs[module] > 0).any(0)  # (D,)
+                active[layer] = on if layer not in active else active[layer] | on
+            ncc_penult = metrics.ncc_predict(tap.outputs[penult], means[penult])
+            nc4 += (pred != ncc_penult).sum()
+            loss += F.cross_entropy(logits.float(), y, reduction="sum")
+            hits += (pred == y).sum()
+            counts += torch.bincount(pred, minlength=num_classes)
+    N = len(split)
+    return {
+        "ncc": {n: correct[n].item() / N for n in names},
+        "dead": {n: 1.0 - a.double().mean().item() for n, a in active.items()},
+        "nc4": nc4.item() / N,
+        "loss": loss.item() / N,
+        "acc": hits.item() / N,
+        "counts": counts.tolist(),
+    }
+
+
+def evaluate(
+    model: nn.Module,
+    adapter: ModelAdapter,
+    nc_split: Split,
+    test: Split,
+    *,
+    num_classes: int,
+    autocast,
+) -> Evaluation:
+    """Every measure of every layer in `adapter.layers`, and the test loss and accuracy."""
+    names, penult = list(adapter.layers), adapter.penultimate
+    with autocast():
+        stats = layer_stats(
+            model,
+            batches(nc_split, EVAL_BATCH, shuffle=False),
+            [*names, penult],
+            num_classes,
+            reduce=adapter.reduce,
+            covariance=names,
+        )
+    means = {n: s.means() for n, s in stats.items()}  # each (K, D)
+    train = ncc_pass(
+        model,
+        adapter,
+        nc_split,
+        means,
+        autocast,
+        num_classes=num_classes,
+        activations=dict(adapter.activations),
+    )
+    test_ = ncc_pass(model, adapter, test, means, autocast, num_classes=num_classes)
+    W = model.get_submodule(adapter.classifier).weight.detach()  # (K, D)
+    layers = {}
+    for i, n in enumerate(names):
+        m, s = means[n], stats[n]
+        Mc = m - m.mean(0, keepdim=True)  # (K, D) centred class means
+        rank_m, erank_m = metrics.ranks(Mc)
+        rank_c, erank_c = metrics.ranks(s.total_cov(), psd=True)  # Sigma_T, (D, D)
+        is_classifier = n == adapter.classifier
+        layers[n] = LayerRecord(
+            index=i,
+            train_ncc_acc=train["ncc"][n],
+            test_ncc_acc=test_["ncc"][n],
+            nc1=metrics.safe(metrics.nc1(s.within_cov(), m)),
+            nc2_equinorm=metrics.safe(metrics.nc2_equinorm(m)),
+            nc2_equiangle=metrics.safe(metrics.nc2_equiangle(m)),
+            etf_distance=metrics.safe(metrics.etf_distance(m)),
+            nc3=metrics.safe(metrics.nc3_duality(W, means[penult])) if is_classifier else math.nan,
+            nc4=train["nc4"] if is_classifier else math.nan,
+            cdnv=metrics.safe(metrics.cdnv(s.class_variances(), m)),
+            rank_means=rank_m,
+            erank_means=metrics.safe(erank_m),
+            rank_cov=rank_c,
+            erank_cov=metrics.safe(erank_c),
+            dead_units=train["dead"].get(n, math.nan),
+        )
+    return Evaluation(test_["loss"], test_["acc"], test_["counts"], layers)

@@ -1,0 +1,120 @@
+"""`python -m nc_core.collect`: many single-run tables into one study's tables, without Ray.
+
+For runs made one by one (`python -m nc_core.train --out DIR/NAME.parquet`, e.g. as Slurm array
+jobs): reads each run's epoch table and the `NAME.layers.parquet` beside it, fills `study` with
+the study name and `trial_id` with the file's stem, and writes `OUT/epochs.parquet` and
+`OUT/layers.parquet`, the layout `analysis/` reads (`analysis.load.load_study`):
+
+    python -m nc_core.collect --study eps_sweep --out results/eps_sweep 'runs/*.parquet'
+
+Inputs are paths or quoted globs (`*.layers.parquet` matches are skipped: each is read beside
+its epoch table). Every input is read and checked before anything is written: a missing layers
+table, a repeated stem, or a table whose columns differ from the first one's is one line on
+stderr and exit status 2. Existing outputs are kept unless `--force`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from nc_core.results.records import EPOCH_COLUMNS, write_parquet_atomic
+
+LAYERS_SUFFIX = ".layers.parquet"
+
+
+class CollectError(ValueError):
+    """An input set that cannot become one study table (the message says which file and why)."""
+
+
+def expand(patterns: list[str]) -> list[Path]:
+    """Epoch-table paths from paths and globs, in the order given (each glob sorted)."""
+    paths: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise CollectError(f"{pattern}: matches no file")
+        paths += [Path(m) for m in matches if not m.endswith(LAYERS_SUFFIX)]
+    if not paths:
+        raise CollectError(f"{patterns}: no epoch tables (only {LAYERS_SUFFIX} files)")
+    return paths
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise CollectError(f"{path}: no such file")
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for a corrupt or foreign file
+        raise CollectError(f"{path}: cannot be read as Parquet ({type(err).__name__})") from err
+
+
+def _same_columns(df: pd.DataFrame, path: Path, first: pd.DataFrame, first_path: Path) -> None:
+    if list(df.columns) != list(first.columns):
+        missing = [c for c in first.columns if c not in df.columns]
+        extra = [c for c in df.columns if c not in first.columns]
+        raise CollectError(
+            f"{path}: columns differ from {first_path} (missing {missing}, extra {extra}"
+            f"{', order' if not missing and not extra else ''}); collect tables written by "
+            "one nc_core version"
+        )
+
+
+def collect(paths: list[Path], study: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(epochs, layers) of all runs in `paths`, `study` and `trial_id` (the stem) filled."""
+    stems: dict[str, Path] = {}
+    epochs, layers = [], []
+    for path in paths:
+        if path.suffix != ".parquet":
+            raise CollectError(f"{path}: expected a .parquet epoch table")
+        if path.stem in stems:
+            raise CollectError(
+                f"{path}: trial_id {path.stem!r} already taken by {stems[path.stem]}; "
+                "give each run a distinct --out name"
+            )
+        stems[path.stem] = path
+        layers_path = path.with_suffix(LAYERS_SUFFIX)
+        ep, ly = _read(path), _read(layers_path)
+        missing = [c for c in EPOCH_COLUMNS if c not in ep.columns]
+        if missing:
+            raise CollectError(f"{path}: not an nc_core epoch table (missing {missing})")
+        if epochs:
+            _same_columns(ep, path, epochs[0], paths[0])
+            _same_columns(ly, layers_path, layers[0], paths[0].with_suffix(LAYERS_SUFFIX))
+        for df in (ep, ly):
+            df["study"], df["trial_id"] = study, path.stem
+        epochs.append(ep)
+        layers.append(ly)
+    return pd.concat(epochs, ignore_index=True), pd.concat(layers, ignore_index=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m nc_core.collect", description=__doc__)
+    p.add_argument("tables", nargs="+", help="epoch tables (.parquet) or quoted globs")
+    p.add_argument("--study", required=True, help="study name written to the `study` column")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default results/STUDY)")
+    p.add_argument("--force", action="store_true", help="replace existing output tables")
+    args = p.parse_args(argv)
+    out = args.out if args.out is not None else Path("results") / args.study
+    targets = (out / "epochs.parquet", out / "layers.parquet")
+    try:
+        existing = [str(t) for t in targets if t.exists()]
+        if existing and not args.force:
+            raise CollectError(f"{existing[0]} exists; pass --force to replace it")
+        epochs, layers = collect(expand(args.tables), args.study)
+    except CollectError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for df, target in zip((epochs, layers), targets, strict=True):
+        write_parquet_atomic(df, target)
+    trials = epochs["trial_id"].nunique()
+    print(f"wrote {targets[0]} ({len(epochs)} rows, {trials} trials) and {targets[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

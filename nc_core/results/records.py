@@ -1,0 +1,160 @@
+"""What a run records, and the two tidy tables every result is stored as.
+
+`EpochRecord` (one per epoch) holds a `LayerRecord` per measured layer. `to_frames` turns a run's
+records into the two tables documented in the README:
+
+- epochs: one row per (trial, epoch): `EPOCH_COLUMNS` plus every `RunConfig` field as a column.
+- layers: one row per (trial, epoch, layer) for epochs where NC was measured: `LAYER_COLUMNS`
+  plus every `RunConfig` field.
+
+Records are plain dataclasses of Python scalars, so they round-trip through `asdict` and
+`torch.save(..., weights_only=True)` checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from nc_core.results.atomic import write_atomic
+from nc_core.train.config import RunConfig
+
+
+@dataclass
+class LayerRecord:
+    """Neural-collapse measures of one layer at one epoch (NaN where not defined)."""
+
+    index: int  # position in the model's measured layers, 0 = closest to the input
+    train_ncc_acc: float  # NCC accuracy on the NC sample of the train set, train-set class means
+    test_ncc_acc: float  # NCC accuracy on the test set with the same train-set means
+    nc1: float  # Tr(Sigma_W Sigma_B^+) / K
+    nc2_equinorm: float
+    nc2_equiangle: float
+    etf_distance: float
+    nc3: float = math.nan  # classifier only: self-duality of W and the penultimate means
+    nc4: float = math.nan  # classifier only: share where argmax(logits) != NCC prediction
+    cdnv: float = math.nan  # class-distance normalised variance (Galanti et al. 2022)
+    rank_means: float = math.nan  # numerical rank of the centred class means (K, D)
+    erank_means: float = math.nan  # effective rank (Roy & Vetterli 2007) of the same
+    rank_cov: float = math.nan  # numerical rank of the feature covariance Sigma_T (D, D)
+    erank_cov: float = math.nan  # effective rank of Sigma_T
+    dead_units: float = math.nan  # share of units never active after the ReLU (NaN: no ReLU)
+    # The state during this epoch's measurement: a fixed layer's row is still measured, and
+    # for a fixed square map NC1 and NCC repeat its input's values (README: "Results").
+    fixed_as: str = ""  # "" while trainable, else the kind: canonical/rotated/orthogonal/freeze
+    fixed_epoch: int = -1  # epoch at whose end it was fixed (-1: not fixed; 0: from the start)
+
+
+@dataclass
+class EpochRecord:
+    """One epoch of training: losses, accuracies, parameter accounting and timing."""
+
+    epoch: int  # 1-based: the number of epochs completed
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+    epoch_lr: float  # the learning rate used in this epoch
+    trainable_params: int
+    total_params: int
+    optimizer_state_bytes: int
+    epoch_seconds: float  # the training pass alone
+    eval_seconds: float  # the NC evaluation (0 when not measured this epoch)
+    pred_classes: int = -1  # classes the network predicts on the test set (-1: not measured)
+    pred_entropy: float = math.nan  # entropy (nats) of the test prediction histogram
+    # Every field above describes the state during this epoch's training and measurement;
+    # `fixed_at_end` alone says what the policy fixed after it (in force from the next epoch).
+    fixed_layers: list[str] = field(default_factory=list)  # layers fixed during this epoch
+    fixed_at_end: list[str] = field(default_factory=list)  # layers fixed at this epoch's end
+    layers: dict[str, LayerRecord] = field(default_factory=dict)  # empty when NC not measured
+
+    @staticmethod
+    def from_dict(d: dict) -> EpochRecord:
+        layers = {k: LayerRecord(**v) for k, v in d.get("layers", {}).items()}
+        return EpochRecord(**{**d, "layers": layers})
+
+
+EPOCH_COLUMNS = [
+    "study",
+    "trial_id",
+    "status",
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "epoch_lr",
+    "trainable_params",
+    "total_params",
+    "optimizer_state_bytes",
+    "epoch_seconds",
+    "eval_seconds",
+    "pred_classes",
+    "pred_entropy",
+    "layers_fixed",
+    "fixed_layers",
+    "fixed_at_end",
+]
+LAYER_COLUMNS = [
+    "study",
+    "trial_id",
+    "status",
+    "epoch",
+    "layer",
+    "layer_index",
+    "train_ncc_acc",
+    "test_ncc_acc",
+    "nc1",
+    "nc2_equinorm",
+    "nc2_equiangle",
+    "etf_distance",
+    "nc3",
+    "nc4",
+    "cdnv",
+    "rank_means",
+    "erank_means",
+    "rank_cov",
+    "erank_cov",
+    "dead_units",
+    "fixed",
+    "fixed_as",
+    "fixed_epoch",
+]
+CONFIG_COLUMNS = list(RunConfig.__dataclass_fields__)
+
+
+def to_frames(
+    records: list[EpochRecord],
+    cfg: RunConfig,
+    *,
+    study: str = "",
+    trial_id: str = "",
+    status: str = "ok",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(epochs, layers) tables of one run; config fields become columns of both."""
+    config = cfg.to_dict()
+    ident = {"study": study, "trial_id": trial_id, "status": status}
+    epoch_rows, layer_rows = [], []
+    for r in records:
+        row = {k: v for k, v in asdict(r).items() if k != "layers"}
+        row["layers_fixed"] = len(r.fixed_layers)
+        row["fixed_layers"] = ",".join(r.fixed_layers)
+        row["fixed_at_end"] = ",".join(r.fixed_at_end)
+        epoch_rows.append({**ident, **row, **config})
+        for name, lr_ in r.layers.items():
+            lrow = asdict(lr_)
+            lrow["layer_index"] = lrow.pop("index")
+            lrow["fixed"] = bool(lr_.fixed_as)
+            layer_rows.append({**ident, "epoch": r.epoch, "layer": name, **lrow, **config})
+    epochs = pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS + CONFIG_COLUMNS)
+    layers = pd.DataFrame(layer_rows, columns=LAYER_COLUMNS + CONFIG_COLUMNS)
+    return epochs, layers
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write `df` to `path` through a temporary file and a rename: never a half-written table."""
+    return write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))

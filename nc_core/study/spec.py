@@ -1,0 +1,165 @@
+"""What a study is (`StudySpec`) and how and where it runs (`StudyOptions`): no Ray, no Optuna.
+
+A study script builds both and hands them to `nc_core.tune.run.run_study`; `nc_core.study.checks`
+refuses a bad pair before any work, `nc_core.cli.study` builds both from a command line.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+from nc_core.cli.args import check_choices
+from nc_core.train.config import RunConfig
+from nc_core.results.records import EpochRecord
+
+CONFIG_FIELDS = {f.name: f for f in fields(RunConfig)}
+SCALARS = [f.name for f in fields(EpochRecord) if f.name not in ("layers", "fixed_layers")]
+DISTRIBUTIONS = ("uniform", "loguniform", "choice")  # of a search space, as Ray Tune names them
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """One study: a grid of explicit trials, or a search space sampled `num_samples` times.
+
+    `trials`: each trial's overrides of `base` (RunConfig fields). `space`: field -> (distribution,
+    *args) with distribution one of `DISTRIBUTIONS`, e.g. {"eps": ("loguniform", 0.01, 0.3)},
+    searched by Optuna for `objectives` ((metric, "max" | "min"), ...) of the last epoch.
+    """
+
+    name: str
+    base: RunConfig
+    trials: tuple[dict, ...] = ()
+    space: dict[str, tuple] = field(default_factory=dict)
+    num_samples: int = 0
+    objectives: tuple[tuple[str, str], ...] = (("test_acc", "max"),)
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"StudySpec.name={self.name!r}: use letters, digits, '_' and '-'")
+        if bool(self.trials) == bool(self.space):
+            raise ValueError(
+                f"StudySpec {self.name!r}: give either `trials` or `space`, not both or neither"
+            )
+        for i, overrides in enumerate(self.trials):
+            unknown = set(overrides) - set(CONFIG_FIELDS)
+            if unknown:
+                raise ValueError(
+                    f"StudySpec {self.name!r} trial {i}: {sorted(unknown)} are not RunConfig fields"
+                )
+            self.base.replace(**overrides).validate()
+        for key, (dist, *_) in self.space.items():
+            if key not in CONFIG_FIELDS or dist not in DISTRIBUTIONS:
+                raise ValueError(
+                    f"StudySpec {self.name!r} space[{key!r}]: expected a RunConfig "
+                    f"field and a distribution in {tuple(DISTRIBUTIONS)}"
+                )
+        if self.space and self.num_samples < 1:
+            raise ValueError(f"StudySpec.num_samples={self.num_samples}: a search needs >= 1")
+        for metric, mode in self.objectives:
+            if metric not in SCALARS or mode not in ("max", "min"):
+                raise ValueError(
+                    f"StudySpec objective ({metric!r}, {mode!r}): expected an "
+                    f"EpochRecord scalar {SCALARS} and 'max' or 'min'"
+                )
+        self.base.validate()
+
+    def describe(self) -> dict:
+        """What identifies the study: rerunning with the same description resumes it."""
+        return {
+            "name": self.name,
+            "base": self.base.to_dict(),
+            "trials": [dict(t) for t in self.trials],
+            "space": {k: list(v) for k, v in self.space.items()},
+            "num_samples": self.num_samples,
+            "objectives": [list(o) for o in self.objectives],
+        }
+
+
+Scheduler = Literal["none", "asha"]
+Verbosity = Literal[0, 1, 2]
+
+
+def _help(text: str) -> dict:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class StudyOptions:
+    """How and where a study runs: the options every study script shares, each declared once
+    here (its type, default and help make the flag: nc_core.cli.args.add_fields)."""
+
+    address: str | None = field(
+        default=None,
+        metadata=_help("Ray to use: none starts a local one in-process; 'auto' joins a cluster"),
+    )
+    storage: str = field(
+        default="results/ray",
+        metadata=_help("Tune storage: a path, shared path or s3:// URI (writable by you alone)"),
+    )
+    results: str = field(default="results", metadata=_help("the tables go to RESULTS/<name>/"))
+    num_cpus: int | None = field(
+        default=None, metadata=_help("CPUs of the local Ray (none: all of this machine's)")
+    )
+    cpus_per_trial: float = field(default=1.0, metadata=_help("CPUs (and torch threads) per trial"))
+    gpus_per_trial: float | None = field(
+        default=None,
+        metadata=_help("GPUs per trial, fractions share a GPU (none: 1 if the cluster has one)"),
+    )
+    max_concurrent: int | None = field(
+        default=None, metadata=_help("most trials at once (none: as resources allow)")
+    )
+    scheduler: Scheduler = field(
+        default="none",
+        metadata=_help("asha: stop trials whose test accuracy lags, early (status 'stopped')"),
+    )
+    max_failures: int = field(
+        default=2, metadata=_help("restarts of a crashed trial from its checkpoint")
+    )
+    checkpoint_every: int = field(
+        default=1, metadata=_help("checkpoint the training state every N epochs")
+    )
+    fail_at_epoch: int | None = field(
+        default=None, metadata=_help("testing: each trial's first attempt crashes at this epoch")
+    )
+    export_only: bool = field(
+        default=False, metadata=_help("rebuild the Parquet from storage; train nothing")
+    )
+    seed: int = field(default=0, metadata=_help("the search's sampler seed"))
+    tensorboard: str | None = field(
+        default=None,
+        metadata=_help("write TensorBoard event files of each trial to DIR/<trial name>"),
+    )
+    verbose: Verbosity = field(default=1, metadata=_help("Tune's console output"))
+
+    @property
+    def local(self) -> bool:
+        """Whether the study starts its own Ray on this machine (no --address)."""
+        return self.address in (None, "", "local")
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+        for name in ("cpus_per_trial", "gpus_per_trial"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"StudyOptions.{name}={value}: must be a finite number")
+        for name in ("cpus_per_trial", "checkpoint_every"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"StudyOptions.{name}={getattr(self, name)}: must be > 0")
+        for name in ("num_cpus", "max_concurrent", "fail_at_epoch"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"StudyOptions.{name}={value}: must be >= 1 (or unset)")
+        for name in ("max_failures", "gpus_per_trial", "seed"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"StudyOptions.{name}={value}: must be >= 0")
+        if self.local:
+            cpus = self.num_cpus or os.cpu_count() or 1
+            if self.cpus_per_trial > cpus:
+                raise ValueError(
+                    f"StudyOptions.cpus_per_trial={self.cpus_per_trial}: the local Ray has "
+                    f"{cpus} CPUs; a trial needing more would wait forever"
+                )
