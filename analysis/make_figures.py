@@ -5,8 +5,8 @@
     python -m analysis.make_figures --run run.parquet [--out DIR]
 
 Studies: every `<results>/<name>/{epochs,layers}.parquet` found (or the `--study` names), each
-analysed by what it is (read from its stored study file, else inferred from its tables: see
-`analysis.study_kind`) with the figures of its kind (`analysis/section_*.py`). A run: the
+analysed by what it is: the declaration stored in its study file (`analysis.loading.study_type`),
+which says its title, method, arm keys and figure set (`analysis.figures.sets`). A run: the
 `--out` table of `python -m nc_core.train` and the `.layers.parquet` beside it. Every input is
 checked before anything is written; a bad one is one line naming it and exit status 2, with
 nothing created or changed. Each output file is written atomically into `--out`.
@@ -22,29 +22,20 @@ from pathlib import Path
 
 if not __package__:  # run as a file, `python analysis/make_figures.py`: import this folder as the
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # package `analysis`
-    __package__ = "analysis"  # (installed, it is `nc_core.analysis`: nc_core/commands.py)
+    __package__ = "analysis"  # (installed, it is `nc_core.analysis`: nc_core/cli/main.py)
 
-from .atomic import write_text_atomic
-from .fig_controls import controls as controls_figure
-from .jobs import Drawn, Job, render
-from .load import Study, find_studies, load_all, load_run
-from .paper_comparison import chosen_sentence
-from .parquet_tables import ResultsSchemaError
-from .report import build_report
-from .section_depth_width import depth_width_jobs
-from .section_eps_sweep import eps_sweep_jobs
-from .section_runs import run_jobs
-from .section_vit import vit_jobs
-from .tables import KEYS, controls, study_table, write_table
+from nc_core.results.atomic import write_text_atomic
 
-METHOD = {"eps_sweep": "Adaptive-ETF", "vit_blocks": "ETF-Transformer", "depth_width": "StaticETF"}
-# What to draw for a study, by what it is (`analysis.study_kind.KINDS`).
-JOBS = {
-    "eps_sweep": eps_sweep_jobs,
-    "depth_width": depth_width_jobs,
-    "vit_blocks": vit_jobs,
-    "runs": run_jobs,
-}
+from .figures.jobs import Drawn, Job, render
+from .figures.kinds import controls as controls_figure
+from .figures.sets import FIGURE_SETS
+from .loading.load import Study, find_studies, load_all, load_run
+from .loading.parquet_tables import ResultsSchemaError
+from .report.build import build_report
+from .report.paper_comparison import chosen_sentence
+from .tables.arms import study_table
+from .tables.controls import controls
+from .tables.markdown import write_table
 
 
 class BadInput(Exception):
@@ -110,11 +101,29 @@ def load(args: argparse.Namespace) -> dict[str, Study]:
     return load_all(args.results, args.study, storage=args.storage)
 
 
+def check_declared(studies: dict[str, Study]) -> None:
+    """Refuse a study whose declaration cannot be drawn: a figure set that does not exist, or an
+    arm key its tables lack."""
+    for study in studies.values():
+        if study.figure_set not in FIGURE_SETS:
+            raise BadInput(
+                f"study {study.name}: figure set {study.figure_set!r} ({study.kind_source}) is "
+                f"not one of {{{','.join(FIGURE_SETS)}}}; declare one of them in its StudyType"
+            )
+        missing = [k for k in (study.type.arm_keys if study.type else ()) if k not in study.epochs]
+        if missing:
+            raise BadInput(
+                f"study {study.name}: arm key(s) {missing} ({study.kind_source}) are not columns "
+                "of its tables; declare RunConfig fields or model option columns"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         check_args(args)
         studies = load(args)
+        check_declared(studies)
     except (BadInput, ResultsSchemaError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -126,15 +135,16 @@ def main(argv: list[str] | None = None) -> int:
 
     tables, notes = {}, {}
     for name, study in studies.items():
-        if study.kind == "runs":
+        if study.type is None:  # plain runs: no arms to tabulate
             continue
         tables[name] = study_table(study)
-        notes[name] = chosen_sentence(tables[name], METHOD[study.kind], KEYS[study.kind])
+        notes[name] = chosen_sentence(tables[name], study.type.method, study.type.table_keys)
         written += write_table(tables[name], out, f"{name}_table")
 
     figures: dict[str, list[Drawn]] = {}
     for name, study in studies.items():
-        figures[name] = [render(job, out, args.pdf) for job in JOBS[study.kind](study, args.eps)]
+        jobs = FIGURE_SETS[study.figure_set](study, args.eps)
+        figures[name] = [render(job, out, args.pdf) for job in jobs]
     drawn_controls = []
     if args.run is None:
         table = controls(list(studies.values()))

@@ -2,8 +2,8 @@
 2412.00884, Figure 1).
 
 For every (width, depth) the baseline shows where neural collapse sets in: its effective depth
-at eps (`nc_core.measure.depth`) is the first layer from which on every layer has train NCC error <= eps.
-StaticETF then fixes every layer from `fix_from` on to a simplex ETF before training, for each
+at eps (`nc_core.measure.depth`) is the first layer from which on every layer has train NCC error <=
+eps. StaticETF then fixes every layer from `fix_from` on to a simplex ETF before training, for each
 fix_from in 1..depth-1 (fc1, fed by the raw input, is always trained). The paper's claim:
 fixing from at or after the effective depth costs little test accuracy; fixing earlier costs
 more.
@@ -19,23 +19,15 @@ import sys
 
 import pandas as pd
 
-from nc_core.train.config import KINDS
+from nc_core.cli.study import base_config, study_main, study_name
 from nc_core.measure.depth import effective_depths, format_depth
+from nc_core.study.declaration import StudyType
+from nc_core.study.registry import register_study
 from nc_core.study.spec import StudySpec
-from nc_core.cli.study import (
-    add_study_args,
-    base_config,
-    checked_study,
-    print_wide,
-    study_name,
-    study_parser,
-)
-from nc_core.study.summary import final_epochs, summarize_final
-from nc_core.tune.run import run_study
+from nc_core.train.config import KINDS
 
 WIDTHS = {"smoke": (32,), "quick": (100, 400), "paper": (100, 200, 400, 800)}
 DEPTHS = {"smoke": (3,), "quick": (4, 8), "paper": (4, 6, 8, 10)}
-SEEDS = {"smoke": (0,), "quick": (0,), "paper": (0, 1, 2)}
 
 
 def trial_list(widths, depths, seeds, kind: str = "canonical") -> list[dict]:
@@ -62,26 +54,7 @@ def baseline_depths(layers: pd.DataFrame, eps: float) -> pd.DataFrame:
     return shape.assign(effective_depth=depth.map(format_depth)).reset_index()
 
 
-def summarize(epochs: pd.DataFrame) -> pd.DataFrame:
-    """Final test accuracy per (width, depth, fix_from), averaged over seeds (-1: baseline)."""
-    last = final_epochs(epochs)
-    last = last.assign(fix_from=last.fix_from.where(last.policy == "static", -1).astype(int))
-    return summarize_final(last, ["width", "depth", "fix_from"])
-
-
-def build_spec(args: argparse.Namespace) -> StudySpec:
-    p = args.preset
-    trials = trial_list(
-        args.widths or WIDTHS[p], args.depths or DEPTHS[p], args.seeds or SEEDS[p], args.kind
-    )
-    return StudySpec(
-        name=study_name(args, "depth_width"), base=base_config(args), trials=tuple(trials)
-    )
-
-
-def main(argv=None) -> int:
-    parser = study_parser(__doc__)
-    add_study_args(parser, name="depth_width")
+def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--widths", type=int, nargs="+", help="MLP widths (default: per preset)")
     parser.add_argument("--depths", type=int, nargs="+", help="MLP depths (default: per preset)")
     parser.add_argument(
@@ -96,18 +69,45 @@ def main(argv=None) -> int:
         default=0.1,
         help="NCC-error threshold of the effective depth printed at the end",
     )
-    args = parser.parse_args(argv)
-    spec, opts = checked_study(parser, args, build_spec)  # bad input: exit 2 here
-    result = run_study(spec, opts)
-    epochs, layers = result.epochs, result.layers
-    if epochs.empty:
-        return result.exit_code
-    print_wide(
-        f"effective depth at eps={args.eps} (baseline, last epoch):",
-        baseline_depths(layers, args.eps),
-        summarize(epochs),
+
+
+def build_spec(args: argparse.Namespace) -> StudySpec:
+    p = args.preset
+    trials = trial_list(args.widths or WIDTHS[p], args.depths or DEPTHS[p], args.seeds, args.kind)
+    return StudySpec(
+        name=study_name(args, STUDY.name), base=base_config(args), trials=tuple(trials)
     )
-    return result.exit_code
+
+
+def summary(args: argparse.Namespace, spec: StudySpec, result) -> list:
+    """The baselines' effective depths, then final accuracy per (width, depth, fix_from)."""
+    return [
+        f"effective depth at eps={args.eps} (baseline, last epoch):",
+        baseline_depths(result.layers, args.eps),
+        STUDY.summarize(result.epochs),
+    ]
+
+
+STUDY = register_study(
+    StudyType(
+        name="depth_width",
+        title="StaticETF before/after the effective depth (MLP widths x depths)",
+        method="StaticETF",
+        arm_keys=("fix_from", "kind"),
+        figures="fix_from",
+        marks=(("policy", "static"),),
+    ),
+    doc=__doc__,
+    options=add_options,
+    build=build_spec,
+    summary_keys=("width", "depth", "fix_from"),
+    summary_blank={"fix_from": -1},  # the baseline fixes nothing
+    summary=summary,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return study_main(STUDY, argv)
 
 
 if __name__ == "__main__":

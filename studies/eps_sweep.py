@@ -17,24 +17,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-import pandas as pd
-
-from nc_core.train.config import KINDS
+from nc_core.cli.study import base_config, study_main, study_name
+from nc_core.results.atomic import write_csv_atomic
+from nc_core.study.declaration import PaperNumber, StudyType
+from nc_core.study.registry import register_study
 from nc_core.study.spec import StudySpec
-from nc_core.cli.study import (
-    add_study_args,
-    base_config,
-    checked_study,
-    print_wide,
-    study_name,
-    study_parser,
-)
-from nc_core.study.summary import final_epochs, pareto_front, summarize_final, write_csv_atomic
-from nc_core.tune.run import run_study
+from nc_core.study.summary import final_epochs, pareto_front
+from nc_core.train.config import KINDS
 
 EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 SMOKE_EPS = (0.1, 0.3)
-SEEDS = {"smoke": (0,), "quick": (0, 1), "paper": (0, 1, 2)}
 SAMPLES = {"smoke": 3, "quick": 12, "paper": 40}
 OBJECTIVES = (("test_acc", "max"), ("trainable_params", "min"))
 
@@ -60,41 +52,7 @@ def search_space(search_lr: bool) -> dict:
     return space
 
 
-def summarize(epochs: pd.DataFrame) -> pd.DataFrame:
-    """Last epoch per trial, averaged over seeds for each (policy, kind, eps)."""
-    last = final_epochs(epochs)
-    last = last.assign(
-        kind=last.kind.where(last.policy != "none", "-"),
-        eps=last.eps.where(last.policy != "none", float("nan")),
-    )
-    return summarize_final(last, ["policy", "kind", "eps"])
-
-
-def seed_list(args: argparse.Namespace) -> tuple[int, ...]:
-    return tuple(args.seeds or SEEDS[args.preset])
-
-
-def build_spec(args: argparse.Namespace) -> StudySpec:
-    """The grid of `trial_list`, or with --search optuna the search of `search_space`."""
-    seeds = seed_list(args)
-    if args.search == "optuna":
-        return StudySpec(
-            name=study_name(args, "eps_sweep_optuna"),
-            base=base_config(args, policy="adaptive", kind=args.kinds[0], seed=seeds[0]),
-            space=search_space(args.search_lr),
-            num_samples=SAMPLES[args.preset] if args.num_samples is None else args.num_samples,
-            objectives=OBJECTIVES,
-        )
-    eps = args.eps or (SMOKE_EPS if args.preset == "smoke" else EPS_GRID)
-    trials = trial_list(eps, args.kinds, seeds)
-    return StudySpec(
-        name=study_name(args, "eps_sweep"), base=base_config(args), trials=tuple(trials)
-    )
-
-
-def main(argv=None) -> int:
-    parser = study_parser(__doc__)
-    add_study_args(parser, name="eps_sweep")
+def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eps", type=float, nargs="+", help=f"eps grid (default {EPS_GRID})")
     parser.add_argument(
         "--kinds",
@@ -106,23 +64,63 @@ def main(argv=None) -> int:
     parser.add_argument("--search", choices=("grid", "optuna"), default="grid")
     parser.add_argument("--search-lr", action="store_true", help="optuna: search lr as well")
     parser.add_argument("--num-samples", type=int, help="optuna: trials (default: per preset)")
-    args = parser.parse_args(argv)
-    # bad input: exit 2 here
-    spec, opts = checked_study(parser, args, build_spec, seed=seed_list(args)[0])
-    result = run_study(spec, opts)
-    epochs = result.epochs
-    if epochs.empty:
-        return result.exit_code
+
+
+def build_spec(args: argparse.Namespace) -> StudySpec:
+    """The grid of `trial_list`, or with --search optuna the search of `search_space`."""
     if args.search == "optuna":
-        ok = final_epochs(epochs).query("status == 'ok'")
-        front = pareto_front(ok, OBJECTIVES)[
-            ["trial_id", "eps", "lr", "test_acc", "trainable_params", "layers_fixed"]
-        ]
-        path = write_csv_atomic(front, f"{args.results}/{spec.name}/pareto.csv")
-        print_wide(f"Pareto front (test accuracy up, trainable parameters down) -> {path}", front)
-    else:
-        print_wide(summarize(epochs))
-    return result.exit_code
+        return StudySpec(
+            name=study_name(args, "eps_sweep_optuna"),
+            base=base_config(args, policy="adaptive", kind=args.kinds[0], seed=args.seeds[0]),
+            space=search_space(args.search_lr),
+            num_samples=SAMPLES[args.preset] if args.num_samples is None else args.num_samples,
+            objectives=OBJECTIVES,
+        )
+    eps = args.eps or (SMOKE_EPS if args.preset == "smoke" else EPS_GRID)
+    trials = trial_list(eps, args.kinds, args.seeds)
+    return StudySpec(
+        name=study_name(args, STUDY.name), base=base_config(args), trials=tuple(trials)
+    )
+
+
+def summary(args: argparse.Namespace, spec: StudySpec, result) -> list:
+    """The grid: final accuracy per (policy, kind, eps); a search: its Pareto front, saved."""
+    if args.search != "optuna":
+        return [STUDY.summarize(result.epochs)]
+    ok = final_epochs(result.epochs).query("status == 'ok'")
+    front = pareto_front(ok, OBJECTIVES)[
+        ["trial_id", "eps", "lr", "test_acc", "trainable_params", "layers_fixed"]
+    ]
+    path = write_csv_atomic(front, f"{args.results}/{spec.name}/pareto.csv")
+    return [f"Pareto front (test accuracy up, trainable parameters down) -> {path}", front]
+
+
+STUDY = register_study(
+    StudyType(
+        name="eps_sweep",
+        title="Adaptive-ETF over eps (MLP)",
+        method="Adaptive-ETF",
+        arm_keys=("eps", "kind"),
+        figures="eps_arms",
+        paper=(
+            # Liu, arXiv 2412.00884, Fashion-MNIST; the baseline's accuracies are not reported.
+            PaperNumber("Adaptive-ETF (MLP)", "method", train=98.09, test=89.38),
+            PaperNumber("MLP baseline", "baseline"),
+        ),
+        marks=(("policy", "adaptive"),),
+    ),
+    doc=__doc__,
+    options=add_options,
+    build=build_spec,
+    seeds={"smoke": (0,), "quick": (0, 1), "paper": (0, 1, 2)},
+    summary_keys=("policy", "kind", "eps"),
+    summary_blank={"kind": "-", "eps": float("nan")},
+    summary=summary,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return study_main(STUDY, argv)
 
 
 if __name__ == "__main__":

@@ -16,22 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-import pandas as pd
-
-from nc_core.cli.args import choices
-from nc_core.train.config import KINDS, RunConfig
+from nc_core.cli.study import base_config, study_main, study_name
+from nc_core.fields import choices
+from nc_core.models.vit_fixing import ViTOptions, parse_blocks
+from nc_core.study.declaration import PaperNumber, StudyType
+from nc_core.study.registry import register_study
 from nc_core.study.spec import StudySpec
-from nc_core.cli.study import (
-    add_study_args,
-    base_config,
-    checked_study,
-    print_wide,
-    study_name,
-    study_parser,
-)
-from nc_core.study.summary import final_epochs, summarize_final
-from nc_core.tune.run import run_study
-from nc_core.models.vit_fixing import parse_blocks
+from nc_core.train.config import KINDS
 
 BLOCKS = {
     "smoke": ("last:1", "all"),
@@ -44,8 +35,7 @@ KIND_GRID = {
     "quick": ("canonical", "rotated", "orthogonal"),
     "paper": KINDS,
 }
-LINEAR_CHOICES = choices(RunConfig, "etf_linears")
-SEEDS = {"smoke": (0,), "quick": (0,), "paper": (0, 1, 2)}
+LINEAR_CHOICES = choices(ViTOptions, "etf_linears")
 
 
 def trial_list(blocks, linears, kinds, seeds) -> list[dict]:
@@ -63,14 +53,14 @@ def trial_list(blocks, linears, kinds, seeds) -> list[dict]:
     return trials
 
 
-def summarize(epochs: pd.DataFrame) -> pd.DataFrame:
-    """Final test accuracy and trainable parameters per choice, averaged over seeds."""
-    last = final_epochs(epochs)
-    none = last.etf_blocks == "none"
-    last = last.assign(
-        etf_linears=last.etf_linears.where(~none, "-"), kind=last.kind.where(~none, "-")
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--blocks", nargs="+", help="etf_blocks choices besides none: all, last:N, first:N, 0,2 ..."
     )
-    return summarize_final(last, ["etf_blocks", "etf_linears", "kind"])
+    parser.add_argument(
+        "--linears", nargs="+", choices=LINEAR_CHOICES, help="which feedforward linears"
+    )
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, help="what the fixed linears become")
 
 
 def build_spec(args: argparse.Namespace) -> StudySpec:
@@ -79,31 +69,38 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
         args.blocks or BLOCKS[p],
         args.linears or LINEARS[p],
         args.kinds or KIND_GRID[p],
-        args.seeds or SEEDS[p],
+        args.seeds,
     )
     base = base_config(args, prefix="vit-")
     for t in trials:  # a bad block spec fails here, not inside a trial
-        parse_blocks(t["etf_blocks"], base.vit_depth)
-    return StudySpec(name=study_name(args, "vit_blocks"), base=base, trials=tuple(trials))
+        parse_blocks(t["etf_blocks"], base.arch.depth)
+    return StudySpec(name=study_name(args, STUDY.name), base=base, trials=tuple(trials))
 
 
-def main(argv=None) -> int:
-    parser = study_parser(__doc__)
-    add_study_args(parser, name="vit_blocks")
-    parser.add_argument(
-        "--blocks", nargs="+", help="etf_blocks choices besides none: all, last:N, first:N, 0,2 ..."
-    )
-    parser.add_argument(
-        "--linears", nargs="+", choices=LINEAR_CHOICES, help="which feedforward linears"
-    )
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, help="what the fixed linears become")
-    args = parser.parse_args(argv)
-    spec, opts = checked_study(parser, args, build_spec)  # bad input: exit 2 here
-    result = run_study(spec, opts)
-    if result.epochs.empty:
-        return result.exit_code
-    print_wide(summarize(result.epochs))
-    return result.exit_code
+STUDY = register_study(
+    StudyType(
+        name="vit_blocks",
+        title="ETF feedforward blocks (ViT)",
+        method="ETF-Transformer",
+        arm_keys=("etf_blocks", "etf_linears", "kind"),
+        figures="vit_ffn",
+        paper=(
+            # Liu, arXiv 2412.00884, Fashion-MNIST; the baseline's test accuracy is not reported.
+            PaperNumber("ETF-Transformer (ViT)", "method", train=93.23, test=89.78),
+            PaperNumber("ViT baseline", "baseline", train=93.91),
+        ),
+        marks=(("model", "vit"),),
+    ),
+    doc=__doc__,
+    options=add_options,
+    build=build_spec,
+    summary_keys=("etf_blocks", "etf_linears", "kind"),
+    summary_blank={"etf_linears": "-", "kind": "-"},
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return study_main(STUDY, argv)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 `studies/` and `analysis/` are folders of the repository, not top-level packages: an installed
 nc-core ships them as `nc_core.studies` and `nc_core.analysis` (pyproject.toml's package-dir), so
 no generic name like `analysis` is taken in site-packages. In a checkout run without installing
-(the repository on sys.path), the same code is imported from the folders themselves.
+(the repository on sys.path), the same code is imported from the folders themselves. A study is
+found by name (`nc_core.study.registry`): the files of the studies folder, and any study that a
+module named in `NC_PLUGINS` declares.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ import importlib
 import sys
 from types import ModuleType
 
-STUDIES = ("eps_sweep", "depth_width", "vit_blocks")
-USAGE = f"""usage: python -m nc_core {{train,study,figures}} ...
+USAGE = """usage: python -m nc_core {{train,study,figures}} ...
 
   train [OPTIONS]          one training run (nc-train; python -m nc_core.train)
-  study NAME [OPTIONS]     a study on Ray Tune, NAME one of {", ".join(STUDIES)} (nc-study)
+  study NAME [OPTIONS]     a study on Ray Tune, NAME one of {studies} (nc-study)
   figures [OPTIONS]        tables, figures and REPORT.md from the results (nc-figures)
 
 Each command's --help lists its options."""
@@ -32,6 +33,14 @@ def load(folder: str, module: str) -> ModuleType:
         return importlib.import_module(f"{folder}.{module}")
 
 
+def _study_names() -> tuple[str, ...]:
+    from nc_core.registry import load_plugins
+    from nc_core.study.registry import study_names
+
+    load_plugins()
+    return study_names()
+
+
 def train(argv: list[str] | None = None) -> int:
     from nc_core.cli.train import main
 
@@ -39,21 +48,28 @@ def train(argv: list[str] | None = None) -> int:
 
 
 def study(argv: list[str] | None = None) -> int:
-    """`nc-study NAME [OPTIONS]`: run `studies/NAME.py` with OPTIONS."""
+    """`nc-study NAME [OPTIONS]`: run the study NAME (`studies/NAME.py`) with OPTIONS."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] not in STUDIES:
+    try:
+        names = _study_names()
+    except ValueError as err:  # a module named in NC_PLUGINS that cannot be imported
+        print(f"nc-study: error: {err}", file=sys.stderr)
+        return 2
+    if not argv or argv[0] not in names:
         asked = bool(argv) and argv[0] in ("-h", "--help")
         print(
-            f"usage: nc-study {{{','.join(STUDIES)}}} [OPTIONS]  (nc-study NAME --help: options)",
+            f"usage: nc-study {{{','.join(names)}}} [OPTIONS]  (nc-study NAME --help: options)",
             file=sys.stdout if asked else sys.stderr,
         )
         if argv and not asked:
             print(f"nc-study: error: no study {argv[0]!r}", file=sys.stderr)
         return 0 if asked else 2
-    module = load("studies", argv[0])
+    from nc_core.cli.study import study_main
+    from nc_core.study.registry import get_study
+
+    entry = get_study(argv[0])
     sys.argv[0] = f"nc-study {argv[0]}"  # the study's --help and errors name the command
-    module.main(argv[1:])
-    return 0
+    return study_main(entry, argv[1:])
 
 
 def figures(argv: list[str] | None = None) -> int:
@@ -69,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": train, "study": study, "figures": figures}
     if not argv or argv[0] not in commands:
         asked = bool(argv) and argv[0] in ("-h", "--help")
-        print(USAGE, file=sys.stdout if asked else sys.stderr)
+        from nc_core.study.registry import builtin_names
+
+        print(
+            USAGE.format(studies=", ".join(builtin_names())),
+            file=sys.stdout if asked else sys.stderr,
+        )
         return 0 if asked else 2
     return commands[argv[0]](argv[1:])

@@ -1,5 +1,5 @@
-"""Find studies and load each as a `Study`: its two checked tables (`analysis.parquet_tables`),
-what it is (`analysis.study_kind`) and what is stale or mixed about it (`analysis.staleness`).
+"""Find studies and load each as a `Study`: its two checked tables (`parquet_tables`), what kind
+of study it is (`study_type`) and what is stale or mixed about it (`staleness`).
 
 `results/<study>/epochs.parquet` and `results/<study>/layers.parquet` are one study's tables;
 a training run's `--out` table and the `.layers.parquet` beside it load as a study too.
@@ -12,23 +12,43 @@ from pathlib import Path
 
 import pandas as pd
 
+from nc_core.study.declaration import DEFAULT_FIGURES, StudyType
+
 from .parquet_tables import ResultsSchemaError, read_pair
 from .staleness import problems_of
-from .study_kind import find_spec, kind_of, read_spec
+from .study_type import RUNS_TITLE, find_spec, read_spec, type_of
+
+RUNS = "runs"  # the kind, and the figure set, of tables that are no declared study
 
 
 @dataclass(frozen=True)
 class Study:
     """One study's tables: `epochs` (trial x epoch) and `layers` (trial x epoch x layer), sorted;
-    `kind` (one of `study_kind.KINDS`) and where it came from; `problems`: stale or mixed
-    tables, said."""
+    `type`, what kind of study it is (None: plain runs), and where that was read
+    (`kind_source`); `problems`: stale or mixed tables, said."""
 
     name: str
     epochs: pd.DataFrame
     layers: pd.DataFrame
-    kind: str = "runs"
+    type: StudyType | None = None
     kind_source: str = "inferred from the tables"
     problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def kind(self) -> str:
+        """The name of its study type, or "runs"."""
+        return RUNS if self.type is None else self.type.name
+
+    @property
+    def title(self) -> str:
+        return RUNS_TITLE if self.type is None else self.type.title
+
+    @property
+    def figure_set(self) -> str:
+        """The name of the figures drawn for it (`analysis.figures.sets`)."""
+        if self.type is None:
+            return RUNS
+        return self.type.figures or DEFAULT_FIGURES
 
 
 def load_study(results: Path, name: str, *, storage: Path | None = None) -> Study | None:
@@ -43,10 +63,10 @@ def load_study(results: Path, name: str, *, storage: Path | None = None) -> Stud
     epochs, layers = read_pair(epochs_path, layers_path, name)
     spec_path = find_spec(results, name, storage)
     spec = read_spec(spec_path) if spec_path is not None else None
-    kind, source = kind_of(epochs, spec, spec_path)
+    study_type, source = type_of(epochs, spec, spec_path)
     tune_dir = spec_path.parent if spec_path is not None else None
     problems = problems_of(epochs, layers, spec, tune_dir, epochs_path.stat().st_mtime)
-    return Study(name, epochs, layers, kind=kind, kind_source=source, problems=tuple(problems))
+    return Study(name, epochs, layers, study_type, kind_source=source, problems=tuple(problems))
 
 
 def find_studies(results: Path) -> list[str]:
@@ -83,4 +103,4 @@ def load_run(path: Path) -> Study:
     epochs, layers = read_pair(path, path.with_suffix(".layers.parquet"), path.stem)
     for df in (epochs, layers):
         df["trial_id"] = df["trial_id"].replace("", path.stem).fillna(path.stem)
-    return Study(path.stem, epochs, layers, kind="runs", kind_source=f"the run table {path}")
+    return Study(path.stem, epochs, layers, kind_source=f"the run table {path}")

@@ -1,25 +1,21 @@
-"""The paper's numbers beside ours: the table of Liu (arXiv 2412.00884) against our arm chosen
-by a stated rule (`tables.paper_arm`), and the sentence that says the chosen arm against its
-baseline, paired by seed."""
+"""The paper's numbers beside ours: every published number a study declares
+(`StudyType.paper`) against our arm chosen by a stated rule (`tables.arms.paper_arm`), and the
+sentence that says the chosen arm against its baseline, paired by seed."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from nc_core.fixing.etf import ETF_KINDS
+from nc_core.study.declaration import PaperNumber, StudyType
+from nc_core.study.registry import builtin_types
 from nc_core.train.presets import PRESETS
 
-from .load import Study
+from ..loading.load import Study
+from ..tables.arms import WITHIN, baseline_of, paper_arm
+from ..tables.trials import keys_text
 from .study_scale import scale
-from .tables import KEYS, WITHIN, baseline_of, paper_arm
 
-# Liu, arXiv 2412.00884, Fashion-MNIST (train %, test %); None: not reported.
-PAPER = {
-    "Adaptive-ETF (MLP)": ("eps_sweep", "Adaptive-ETF", (98.09, 89.38)),
-    "MLP baseline": ("eps_sweep", "baseline", (None, None)),
-    "ETF-Transformer (ViT)": ("vit_blocks", "ETF-Transformer", (93.23, 89.78)),
-    "ViT baseline": ("vit_blocks", "baseline", (93.91, None)),
-}
 RULE = (
     f"The arm beside the paper's number is chosen by one rule: among the ETF arms (canonical "
     f"or rotated; the controls are not the paper's method) that fixed at least one layer and "
@@ -29,18 +25,22 @@ RULE = (
 )
 
 
+def compared_types(studies: dict[str, Study]) -> list[StudyType]:
+    """The study types with published numbers: every built-in one (said "not found" where no
+    such study is here), then those of the studies here declared elsewhere."""
+    types = {t.name: t for t in builtin_types()}
+    for study in studies.values():
+        if study.type is not None:
+            types.setdefault(study.type.name, study.type)
+    return [t for t in types.values() if t.paper]
+
+
+def has_paper_numbers(study: Study) -> bool:
+    return study.type is not None and bool(study.type.paper)
+
+
 def _fmt(value) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.2f}"
-
-
-def _arm_text(row: pd.Series, keys: list[str]) -> str:
-    parts = []
-    for k in keys:
-        if k == "method" or k not in row or pd.isna(row[k]):
-            continue
-        v = row[k]
-        parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
-    return ", ".join(parts)
 
 
 def _ci(row: pd.Series, col: str) -> str:
@@ -64,12 +64,12 @@ def chosen_sentence(table: pd.DataFrame, method: str, keys: list[str]) -> str:
         best = fixed.loc[fixed["test_acc_mean"].idxmax()]
         return (
             f"No {method} arm that fixed a layer came within {WITHIN} points of its baseline; "
-            f"the closest, {_arm_text(best, keys)}, reached {_ci(best, 'test_acc')}% test "
+            f"the closest, {keys_text(best, keys)}, reached {_ci(best, 'test_acc')}% test "
             f"(n={int(best['n_seeds'])}, {best['test_acc_diff']:+.2f} pp paired)."
         )
     base = baseline_of(table, row)
     text = (
-        f"By the rule, {method} {_arm_text(row, keys)}: test {_ci(row, 'test_acc')}% "
+        f"By the rule, {method} {keys_text(row, keys)}: test {_ci(row, 'test_acc')}% "
         f"(n={int(row['n_seeds'])}), {row['layers_fixed_mean']:.1f} layers fixed, "
         f"{row['params_reduction_pct']:.1f}% fewer trainable parameters"
     )
@@ -93,6 +93,34 @@ def chosen_sentence(table: pd.DataFrame, method: str, keys: list[str]) -> str:
     return text + "."
 
 
+def _paper_row(
+    number: PaperNumber, paper: str, study_type: StudyType, study: Study, table: pd.DataFrame
+) -> str:
+    """One row of the comparison: `number` beside the arm of `study` it is compared with."""
+    where = f"{study.name}: {scale(study)}"
+    if number.arm == "baseline":
+        rows = table[table["method"] == "baseline"]
+        row = None if rows.empty else rows.iloc[0]
+    else:
+        row = paper_arm(table, study_type.method)
+    if row is None:
+        return f"| {number.result} | {paper} | — | — | — | none qualifies (see below) | {where} |"
+    gap = (
+        "—"
+        if number.test is None or pd.isna(row["test_acc_mean"])
+        else f"{row['test_acc_mean'] - number.test:+.2f}"
+    )
+    arm = (
+        "baseline"
+        if number.arm == "baseline"
+        else keys_text(row, study_type.table_keys) or study_type.method
+    )
+    return (
+        f"| {number.result} | {paper} | {_ci(row, 'train_acc')} / {_ci(row, 'test_acc')} | "
+        f"{int(row['n_seeds'])} | {gap} | {arm} | {where} |"
+    )
+
+
 def paper_section(tables: dict[str, pd.DataFrame], studies: dict[str, Study]) -> str:
     lines = [
         RULE,
@@ -101,38 +129,18 @@ def paper_section(tables: dict[str, pd.DataFrame], studies: dict[str, Study]) ->
         "test (pp) | our arm | study and scale |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, (kind, method, paper) in PAPER.items():
-        of_kind = [s for s in studies.values() if s.kind == kind and s.name in tables]
-        if not of_kind:
-            lines.append(
-                f"| {name} | {_fmt(paper[0])} / {_fmt(paper[1])} | — | — | — | — | no "
-                f"{kind.replace('_', ' ')} study found |"
-            )
-            continue
-        for study in of_kind:
-            table = tables[study.name]
-            if method == "baseline":
-                rows = table[table["method"] == "baseline"]
-                row = None if rows.empty else rows.iloc[0]
-            else:
-                row = paper_arm(table, method)
-            if row is None:
+    for study_type in compared_types(studies):
+        of_type = [s for s in studies.values() if s.kind == study_type.name and s.name in tables]
+        for number in study_type.paper:
+            paper = f"{_fmt(number.train)} / {_fmt(number.test)}"
+            if not of_type:
                 lines.append(
-                    f"| {name} | {_fmt(paper[0])} / {_fmt(paper[1])} | — | — | — | none "
-                    f"qualifies (see below) | {study.name}: {scale(study)} |"
+                    f"| {number.result} | {paper} | — | — | — | — | no "
+                    f"{study_type.name.replace('_', ' ')} study found |"
                 )
                 continue
-            gap = (
-                "—"
-                if paper[1] is None or pd.isna(row["test_acc_mean"])
-                else f"{row['test_acc_mean'] - paper[1]:+.2f}"
-            )
-            arm = "baseline" if method == "baseline" else _arm_text(row, KEYS[kind]) or method
-            lines.append(
-                f"| {name} | {_fmt(paper[0])} / {_fmt(paper[1])} | {_ci(row, 'train_acc')} / "
-                f"{_ci(row, 'test_acc')} | {int(row['n_seeds'])} | {gap} | {arm} | "
-                f"{study.name}: {scale(study)} |"
-            )
+            for study in of_type:
+                lines.append(_paper_row(number, paper, study_type, study, tables[study.name]))
     mlp, vit = PRESETS["paper"], PRESETS["vit-paper"]
     lines.append(
         f"\nThe paper trains on the full Fashion-MNIST train set (our `paper` preset: MLP width "

@@ -12,11 +12,11 @@ from matplotlib.ticker import NullFormatter
 
 from nc_core.study.summary import final_epochs, pareto_front
 
+from ..loading.load import Study
+from ..tables.stats import mean_ci
+from ..tables.trials import with_arm
 from . import style
 from .labels import place_labels
-from .load import Study
-from .stats import mean_ci
-from .trials import with_arm
 
 
 def arm_means(final: pd.DataFrame) -> pd.DataFrame:

@@ -7,11 +7,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..loading import columns
+from ..loading.load import Study
+from ..tables.stats import mean_ci
+from ..tables.trials import layer_names, ok_final
 from . import style
-from .fig_controls import controls
-from .load import Study
-from .stats import mean_ci
-from .trials import layer_names, ok_final
+from .kinds import controls
 
 PROFILE = [
     ("train_ncc_acc", "NCC accuracy, train (%)", 100.0),
@@ -33,8 +34,8 @@ def vit_profile(study: Study):
     last = layers[layers["epoch"] == layers.groupby("trial_id")["epoch"].transform("max")]
     names = layer_names(last)
     arms = final[final["arm"] != "baseline"]
-    linears = sorted(arms["etf_linears"].unique()) or ["both"]
-    blocks = sorted(arms["etf_blocks"].unique())
+    linears = sorted(arms[columns.ETF_LINEARS].unique()) or ["both"]
+    blocks = sorted(arms[columns.ETF_BLOCKS].unique())
     base_ids = final.loc[final["arm"] == "baseline", "trial_id"]
     fig, axes = plt.subplots(
         len(PROFILE),
@@ -69,7 +70,9 @@ def vit_profile(study: Study):
                 mk=style.marker("baseline"),
                 label=f"baseline (n={len(base_ids)})",
             )
-            for (b, kind), g in arms[arms["etf_linears"] == lin].groupby(["etf_blocks", "kind"]):
+            for (b, kind), g in arms[arms[columns.ETF_LINEARS] == lin].groupby(
+                [columns.ETF_BLOCKS, "kind"]
+            ):
                 draw(
                     ax,
                     g["trial_id"],
@@ -123,17 +126,19 @@ def blocks_table(study: Study) -> pd.DataFrame:
     arms = final[(final["arm"] != "baseline") & (final["layers_fixed"] > 0)]
     base = final[final["arm"] == "baseline"]
     rows = []
-    for lin in sorted(arms["etf_linears"].unique()):
+    for lin in sorted(arms[columns.ETF_LINEARS].unique()):
         parts = [(np.nan, "baseline", base)] + [
             (n, kind, g)
-            for (n, kind), g in arms[arms["etf_linears"] == lin].groupby(["layers_fixed", "arm"])
+            for (n, kind), g in arms[arms[columns.ETF_LINEARS] == lin].groupby(
+                ["layers_fixed", "arm"]
+            )
         ]
         for n, kind, g in parts:
             test = mean_ci(100 * g["test_acc"])
             rows.append(
                 {
                     "study": study.name,
-                    "etf_linears": lin,
+                    columns.ETF_LINEARS: lin,
                     "layers_fixed": n,
                     "arm": kind,
                     "n": test.n,

@@ -1,9 +1,9 @@
 """Read one study's two Parquet tables and check them against the `nc_core.results.records` schema.
 
 `epochs.parquet` (one row per trial x epoch) and `layers.parquet` (one row per trial x epoch x
-layer) are documented in `nc_core.results.records`. Every check here runs before anything is written: a
-table that cannot be read, lacks a column, has a column of the wrong type or no rows, or whose
-pair does not belong together is a `ResultsSchemaError` naming the file and what is wrong.
+layer) are documented in `nc_core.results.records`. Every check here runs before anything is
+written: a table that cannot be read, lacks a column, has a column of the wrong type or no rows, or
+whose pair does not belong together is a `ResultsSchemaError` naming the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ import pandas as pd
 from nc_core.results import pair as tables
 from nc_core.results.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 
-# Config columns the analysis groups or reports by (each is a `RunConfig` field).
+from . import columns
+
+# Config columns the analysis groups or reports by (each is a `RunConfig` run field); every
+# model's option columns (`columns.OPTION_COLUMNS`) are read too, as nulls where a table has none
+# (a row carries its own model's options only).
 CONFIG_NEEDED = [
     "model",
-    "width",
-    "depth",
-    "vit_dim",
-    "vit_depth",
-    "etf_blocks",
-    "etf_linears",
     "dataset",
     "subset",
     "epochs",
@@ -79,10 +77,7 @@ NUMERIC = {
     "total_params",
     "layers_fixed",
     "epoch_seconds",
-    "width",
-    "depth",
-    "vit_dim",
-    "vit_depth",
+    *columns.NUMERIC_OPTIONS,
     "epochs",
     "eps",
     "seed",
@@ -94,7 +89,8 @@ NUMERIC = {
     *LAYER_OPTIONAL,
 }
 
-# Analysis reads only columns the writer promises; a rename in nc_core.results.records fails here first.
+# Analysis reads only columns the writer promises; a rename in nc_core.results.records fails here
+# first.
 assert set(EPOCH_NEEDED) <= set(EPOCH_COLUMNS + CONFIG_COLUMNS), "EPOCH_NEEDED drifted from records"
 assert set(LAYER_NEEDED + LAYER_OPTIONAL) <= set(LAYER_COLUMNS + CONFIG_COLUMNS), (
     "LAYER_NEEDED drifted from records"
@@ -115,6 +111,10 @@ def read_table(path: Path, needed: list[str], *, optional: tuple[str, ...] = ())
             f"{path}: cannot be read as Parquet ({type(err).__name__}: {err}); rerun the study "
             "that writes it or remove the file"
         ) from err
+    df = columns.upgrade(df)  # tables of nc-core 0.1 in today's column names
+    for col in columns.OPTION_COLUMNS:
+        if col not in df.columns:
+            df[col] = None
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ResultsSchemaError(
@@ -142,7 +142,7 @@ def read_table(path: Path, needed: list[str], *, optional: tuple[str, ...] = ())
 
 
 def check_pair(epochs_path: Path, layers_path: Path) -> None:
-    """Refuse an epochs/layers pair written by different runs (`nc_core.results.pair.check_pair`)."""
+    """Refuse an epochs/layers pair written by different runs (`nc_core.results.pair`)."""
     try:
         tables.check_pair(epochs_path, layers_path)
     except tables.MismatchedTables as err:

@@ -3,13 +3,13 @@ against blocks fixed, and the trade-off."""
 
 from __future__ import annotations
 
-from .fig_tradeoff import tradeoff
-from .fig_vit import vit_accuracy, vit_profile
-from .jobs import Job
-from .load import Study
+from ...loading.load import Study
+from ..jobs import Job
+from ..tradeoff import tradeoff
+from ..vit import vit_accuracy, vit_profile
 
 
-def vit_jobs(study: Study, eps_arg: float | None) -> list[Job]:
+def vit_ffn_jobs(study: Study, eps_arg: float | None) -> list[Job]:
     name = study.name
     return [
         Job(

@@ -4,11 +4,11 @@ best compared with."""
 
 from __future__ import annotations
 
-from nc_core.train.presets import PRESETS
 from nc_core.study.summary import final_epochs
+from nc_core.train.presets import PRESETS
 
-from .load import Study
-from .trials import with_arm
+from ..loading.load import Study
+from ..tables.trials import with_arm
 
 PAPER_CODE = "emilyzfliu/simplex-intermediate-nc"
 

@@ -1,5 +1,6 @@
-"""Figures over layers: NCC accuracy per layer with the effective depth (a depth/width study)
-and the train NCC accuracy heat map layer x epoch of chosen trials.
+"""Figures over layers: NCC accuracy per layer with the effective depth (StaticETF from each
+layer, MLPs of several widths and depths) and the train NCC accuracy heat map layer x epoch of
+chosen trials.
 
 Each function returns (figure, a sentence of what it shows computed from the data) or raises
 `NothingToDraw` naming what is missing.
@@ -14,9 +15,10 @@ from matplotlib import patheffects
 
 from nc_core.measure.depth import NONE, effective_depths
 
+from ..loading import columns
+from ..loading.load import Study
+from ..tables.trials import is_baseline, layer_names
 from . import style
-from .load import Study
-from .trials import is_baseline, layer_names
 
 
 def final_layers(layers: pd.DataFrame) -> pd.DataFrame:
@@ -28,19 +30,19 @@ def final_layers(layers: pd.DataFrame) -> pd.DataFrame:
 def ncc_per_layer(study: Study, *, eps: float):
     """Final train/test NCC accuracy per layer, baseline and each StaticETF fix_from, one panel
     per (width, depth); dotted line: the baseline's effective depth at `eps` (median over
-    seeds, `nc_core.measure.depth`: the first layer from which every layer to the output has train NCC
-    error <= eps), drawn only where it is defined."""
+    seeds, `nc_core.measure.depth`: the first layer from which every layer to the output has train
+    NCC error <= eps), drawn only where it is defined."""
     last = final_layers(study.layers)
     last = last[is_baseline(last) | (last["policy"] == "static")]
     if not is_baseline(last).any():
         raise style.NothingToDraw(f"{study.name}: no baseline trial with NC measurements")
-    setups = sorted(set(zip(last["width"], last["depth"], strict=True)))
+    setups = sorted(set(zip(last[columns.MLP_WIDTH], last[columns.MLP_DEPTH], strict=True)))
     fig, axes = style.grid(len(setups), size=(4.6, 3.4), sharey=True)
     sentences = []
     fix_values = sorted(last["fix_from"].dropna().unique())
     shades = plt.get_cmap("plasma")(np.linspace(0.15, 0.8, max(len(fix_values), 1)))
     for ax, (width, depth) in zip(axes, setups, strict=True):
-        sub = last[(last["width"] == width) & (last["depth"] == depth)]
+        sub = last[(last[columns.MLP_WIDTH] == width) & (last[columns.MLP_DEPTH] == depth)]
         names = layer_names(sub)
         base = sub[is_baseline(sub)]
         arms = [("baseline", base, style.color("baseline"), style.label("baseline"))]
@@ -104,6 +106,8 @@ def ncc_heatmap(study: Study, shown, *, eps: float):
 
     `shown`: [(trial_id, panel title)].
     """
+    if not shown:  # every trial failed or diverged: the report lists them
+        raise style.NothingToDraw(f"{study.name}: no ok trial to draw")
     tables = [study.layers[study.layers["trial_id"] == t] for t, _ in shown]
     if any(t.empty for t in tables):
         raise style.NothingToDraw(f"{study.name}: no layer measurements for the chosen trials")

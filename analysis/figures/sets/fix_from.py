@@ -4,15 +4,16 @@ measure by layer for each width and depth, and the trade-off."""
 
 from __future__ import annotations
 
-from .fig_collapse import collapse_over_epochs, depth_profiles
-from .fig_layers import ncc_per_layer
-from .fig_tradeoff import tradeoff
-from .jobs import Job
-from .load import Study
-from .trials import DEFAULT_EPS, ok_final, trial_ids
+from ...loading import columns
+from ...loading.load import Study
+from ...tables.trials import DEFAULT_EPS, ok_final, trial_ids
+from ..collapse import collapse_over_epochs, depth_profiles
+from ..jobs import Job
+from ..layers import ncc_per_layer
+from ..tradeoff import tradeoff
 
 
-def depth_width_jobs(study: Study, eps_arg: float | None) -> list[Job]:
+def fix_from_jobs(study: Study, eps_arg: float | None) -> list[Job]:
     final = ok_final(study.epochs)
     eps = DEFAULT_EPS if eps_arg is None else eps_arg
     name = study.name
@@ -32,13 +33,15 @@ def depth_width_jobs(study: Study, eps_arg: float | None) -> list[Job]:
                 study.layers,
                 [
                     (f"baseline width {w} depth {d}", trial_ids(g))
-                    for (w, d), g in final[final["arm"] == "baseline"].groupby(["width", "depth"])
+                    for (w, d), g in final[final["arm"] == "baseline"].groupby(
+                        [columns.MLP_WIDTH, columns.MLP_DEPTH]
+                    )
                 ],
                 title=f"{name}: collapse per layer over epochs, baselines",
             ),
         ),
     ]
-    for (w, d), g in final.groupby(["width", "depth"]):
+    for (w, d), g in final.groupby([columns.MLP_WIDTH, columns.MLP_DEPTH]):
         arms = [("baseline", "baseline", trial_ids(g[g["arm"] == "baseline"]))]
         for (fix, kind), a in g[g["arm"] != "baseline"].groupby(["fix_from", "kind"]):
             arms.append((f"from layer {int(fix)} {kind}", kind, trial_ids(a)))

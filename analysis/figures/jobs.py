@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import style
-from .atomic import save_figure_atomic
+from .save import save_figure
 
 
 @dataclass(frozen=True)
@@ -40,4 +40,4 @@ def render(job: Job, out: Path, pdf: bool) -> Drawn:
     except style.NothingToDraw as reason:
         print(f"skip {job.stem}: {reason}")
         return Drawn(job.title, None, str(reason), job.shows)
-    return Drawn(job.title, save_figure_atomic(fig, out, job.stem, pdf=pdf), note, job.shows)
+    return Drawn(job.title, save_figure(fig, out, job.stem, pdf=pdf), note, job.shows)

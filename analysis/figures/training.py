@@ -7,10 +7,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..loading.load import Study
+from ..tables.stats import count, t975
+from ..tables.trials import fix_epochs
 from . import style
-from .load import Study
-from .stats import count, t975
-from .trials import fix_epochs
 
 
 def _curve(ax, rows, column, *, color, ls, label, scale=100.0):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from nc_core.study.summary import final_epochs
 
-from .fig_collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
-from .fig_layers import ncc_heatmap
-from .fig_training import training_curves
-from .jobs import Job
-from .load import Study
-from .trials import DEFAULT_EPS, ok_final, with_arm
+from ...loading.load import Study
+from ...tables.trials import DEFAULT_EPS, ok_final, with_arm
+from ..collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
+from ..jobs import Job
+from ..layers import ncc_heatmap
+from ..training import training_curves
 
 
 def run_jobs(study: Study, eps_arg: float | None) -> list[Job]:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nc_core.results.records import CONFIG_COLUMNS
+from nc_core.study.registry import is_baseline
 from nc_core.study.summary import final_epochs
+
+from ..loading import columns
 
 # Config fields that describe the ETF policy, not the network or the training it is compared in.
 # Baseline rows carry defaults here that mean nothing, so they are blanked for grouping.
@@ -22,30 +24,31 @@ POLICY_FIELDS = [
     "min_epoch",
     "max_fixed",
     "fix_from",
-    "etf_blocks",
-    "etf_linears",
+    columns.ETF_BLOCKS,
+    columns.ETF_LINEARS,
     "eval_every",
     "nc_samples",
 ]
 RUN_FIELDS = ["seed", "device"]  # repeat or placement of a run: never a grouping key
-SETUP_FIELDS = [c for c in CONFIG_COLUMNS if c not in POLICY_FIELDS + RUN_FIELDS]
-METHODS = {"adaptive": "Adaptive-ETF", "static": "StaticETF"}
-DEFAULT_EPS = 0.1  # studies/depth_width.py --eps default: the effective depth it prints
+SETUP_FIELDS = [c for c in columns.ALL_CONFIG if c not in POLICY_FIELDS + RUN_FIELDS]
+# What a fixed arm is called where no study declares it (a single run): by its policy, and
+# "ETF-Transformer" for a ViT with blocks fixed from the start (Liu, arXiv 2412.00884).
+POLICY_METHODS = {"adaptive": "Adaptive-ETF", "static": "StaticETF"}
+FIXED_FROM_START = "ETF-Transformer"
+DEFAULT_EPS = 0.1  # the effective depth's threshold where a figure is not told another
 
 
-def is_baseline(df: pd.DataFrame) -> pd.Series:
-    """No ETF anywhere: policy 'none' and no ViT blocks fixed from the start."""
-    return (df["policy"] == "none") & (df["etf_blocks"].map(str) == "none")
-
-
-def with_arm(df: pd.DataFrame) -> pd.DataFrame:
-    """Add `method` (baseline / Adaptive-ETF / StaticETF / ETF-Transformer) and `arm`
-    (baseline or the kind a fixed layer becomes); blank the policy fields of baseline rows."""
+def with_arm(df: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
+    """Add `method` (baseline, else `method` where a study declares what its fixed arms are
+    called, else the name of the row's policy), `arm` (baseline or the kind a fixed layer
+    becomes) and `arm_label`; blank the policy fields of baseline rows."""
     df = df.copy()
     base = is_baseline(df)
     static_vit = (df["policy"] == "none") & ~base
-    df["method"] = df["policy"].map(METHODS).fillna("baseline")
-    df.loc[static_vit, "method"] = "ETF-Transformer"
+    df["method"] = df["policy"].map(POLICY_METHODS).fillna("baseline")
+    df.loc[static_vit, "method"] = FIXED_FROM_START
+    if method is not None:
+        df.loc[~base, "method"] = method
     df["arm"] = df["kind"].where(~base, "baseline")
     df["arm_label"] = df.apply(arm_label, axis=1) if len(df) else pd.Series(dtype=str)
     for col in POLICY_FIELDS:
@@ -135,15 +138,17 @@ def fix_schedule(fixes: pd.DataFrame, trial_ids: list[str]) -> str:
 
 
 def arm_label(row) -> str:
-    """'baseline', 'eps=0.1 canonical', 'from fc3 freeze', 'last:2 fc1 rotated': what an arm is."""
+    """'baseline', 'eps=0.1 canonical', 'from layer 3 freeze', 'last:2 fc1 rotated': what an
+    arm is, by what fixes its layers (the adaptive rule's eps, the static fix_from, or the ViT
+    blocks fixed from the start)."""
     if row["arm"] == "baseline":
         return "baseline"
-    if row["method"] == "Adaptive-ETF":
+    if row["policy"] == "adaptive":
         return f"eps={float(row['eps']):g} {row['kind']}"
-    if row["method"] == "StaticETF":
+    if row["policy"] == "static":
         return f"from layer {int(row['fix_from'])} {row['kind']}"
-    if row["method"] == "ETF-Transformer":
-        return f"{row['etf_blocks']} {row['etf_linears']} {row['kind']}"
+    if row["policy"] == "none":
+        return f"{row[columns.ETF_BLOCKS]} {row[columns.ETF_LINEARS]} {row['kind']}"
     return str(row["kind"])
 
 
@@ -162,3 +167,15 @@ def layer_names(layers: pd.DataFrame) -> dict[int, str]:
     """layer_index -> layer name, as measured."""
     pairs = layers[["layer_index", "layer"]].drop_duplicates("layer_index")
     return {int(i): str(n) for i, n in pairs.itertuples(index=False)}
+
+
+def keys_text(row, keys) -> str:
+    """'eps=0.1, kind=canonical': the values of `keys` in `row` ("method" and missing ones left
+    out), floats in their shortest form."""
+    parts = []
+    for k in keys:
+        if k == "method" or k not in row or pd.isna(row[k]):
+            continue
+        v = row[k]
+        parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+    return ", ".join(parts)

@@ -9,13 +9,13 @@ import pandas as pd
 
 from nc_core.fixing.etf import FIXED_KINDS
 
-from .fig_collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
-from .fig_layers import ncc_heatmap
-from .fig_tradeoff import tradeoff
-from .fig_training import training_curves
-from .jobs import Job
-from .load import Study
-from .trials import ok_final, study_eps, trial_ids
+from ...loading.load import Study
+from ...tables.trials import ok_final, study_eps, trial_ids
+from ..collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
+from ..jobs import Job
+from ..layers import ncc_heatmap
+from ..tradeoff import tradeoff
+from ..training import training_curves
 
 
 def eps_arms(final: pd.DataFrame, eps: float) -> list[tuple[str, str, list[str]]]:
@@ -27,7 +27,7 @@ def eps_arms(final: pd.DataFrame, eps: float) -> list[tuple[str, str, list[str]]
     return [a for a in arms if a[2]]
 
 
-def eps_sweep_jobs(study: Study, eps_arg: float | None) -> list[Job]:
+def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
     final = ok_final(study.epochs)
     eps = study_eps(final, eps_arg)
     arms = eps_arms(final, eps)

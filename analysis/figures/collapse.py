@@ -15,8 +15,8 @@ import pandas as pd
 
 from nc_core.measure.depth import NONE, effective_depths
 
+from ..tables.trials import layer_names
 from . import style
-from .trials import layer_names
 
 # (column, axis label, scale): the measures of nc_core.results.records.LayerRecord that are drawn.
 COLLAPSE = [

@@ -8,14 +8,13 @@ import pandas as pd
 
 from nc_core.study.summary import final_epochs
 
-from .jobs import Drawn
-from .load import Study
-from .paper_comparison import paper_section
+from ..figures.jobs import Drawn
+from ..loading.load import Study
+from ..tables.markdown import markdown
+from ..tables.trials import with_arm
+from .paper_comparison import has_paper_numbers, paper_section
 from .reproduction import reproduction_notes
-from .study_kind import KIND_TITLES
 from .study_scale import scale
-from .tables import markdown
-from .trials import with_arm
 
 
 def diverged_section(studies: dict[str, Study]) -> str:
@@ -68,18 +67,17 @@ def build_report(
     ]
     for name, study in studies.items():
         out.append(
-            f"- **{name}** — {KIND_TITLES.get(study.kind, study.kind)} (`{study.kind}`, "
-            f"{study.kind_source}): {scale(study)}."
+            f"- **{name}** — {study.title} (`{study.kind}`, {study.kind_source}): {scale(study)}."
         )
         out += [f"  - **{p.split(':')[0]}**:{p.partition(':')[2]}" for p in study.problems]
-    if any(s.kind in ("eps_sweep", "vit_blocks") for s in studies.values()):
+    if any(has_paper_numbers(s) for s in studies.values()):
         out += ["", "## The paper's numbers beside ours", "", paper_section(tables, studies)]
         for name, study in studies.items():
-            if study.kind in ("eps_sweep", "vit_blocks") and name in table_notes:
+            if has_paper_numbers(study) and name in table_notes:
                 out += [f"- {name}: {table_notes[name]}"]
         out.append("")
     for name, study in studies.items():
-        out += [f"## {name}: {KIND_TITLES.get(study.kind, study.kind)}", ""]
+        out += [f"## {name}: {study.title}", ""]
         if name in tables:
             out += [
                 table_notes.get(name, ""),

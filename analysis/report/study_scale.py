@@ -7,8 +7,9 @@ import pandas as pd
 
 from nc_core.study.summary import final_epochs
 
-from .load import Study
-from .stats import count
+from ..loading import columns
+from ..loading.load import Study
+from ..tables.stats import count
 
 
 def scale(study: Study) -> str:
@@ -19,12 +20,20 @@ def scale(study: Study) -> str:
     if model == "vit":
         shape = "ViT " + ", ".join(
             sorted(
-                {f"dim {d} x {b} blocks" for d, b in zip(f["vit_dim"], f["vit_depth"], strict=True)}
+                {
+                    f"dim {d} x {b} blocks"
+                    for d, b in zip(f[columns.VIT_DIM], f[columns.VIT_DEPTH], strict=True)
+                }
             )
         )
     else:
         shape = "MLP " + ", ".join(
-            sorted({f"width {w} depth {d}" for w, d in zip(f["width"], f["depth"], strict=True)})
+            sorted(
+                {
+                    f"width {w} depth {d}"
+                    for w, d in zip(f[columns.MLP_WIDTH], f[columns.MLP_DEPTH], strict=True)
+                }
+            )
         )
     subsets = {
         ("full train set" if pd.isna(s) else f"first {int(s)} train images per class")

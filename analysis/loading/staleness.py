@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .study_kind import spec_configs
+from .study_type import spec_configs
 
 
 def _norm(value) -> str:

@@ -1,0 +1,74 @@
+"""Tables as files: readable Markdown of a table of plain numbers (a mean with its 95% CI in
+one cell, parameter counts with thousands separators) and the pair `stem.csv` / `stem.md`,
+each written atomically (`nc_core.results.atomic`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nc_core.results.atomic import write_text_atomic
+
+
+def _pm(mean: float, std: float) -> str:
+    if np.isnan(mean):
+        return "n/a"
+    return f"{mean:.2f}" if np.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+def _cell(value) -> str:
+    if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
+        return "—"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+INTEGER_COLUMNS = {"trainable_params_mean": "trainable params", "total_params_mean": "total params"}
+DECIMAL_COLUMNS = {
+    "params_reduction_pct": "params reduction (%)",
+    "layers_fixed_mean": "layers fixed",
+}
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """Readable Markdown of a table: `x_mean` with `x_ci95` becomes a 'mean ± 95% CI' cell (the
+    std stays in the CSV), parameter counts get thousands separators; columns keep the CSV's
+    order."""
+    if table.empty:
+        return "_(no rows)_\n"
+    shown: dict[str, list[str]] = {}
+    for col in table.columns:
+        if col.endswith(("_std", "_ci95")):
+            continue
+        if col.endswith("_acc_mean"):
+            name = col.removesuffix("_mean")
+            ci = table[f"{name}_ci95"] if f"{name}_ci95" in table else [np.nan] * len(table)
+            shown[f"{name.replace('_', ' ')} (%, ± 95% CI)"] = [
+                _pm(m, c) for m, c in zip(table[col], ci, strict=True)
+            ]
+        elif col == "test_acc_diff":
+            ci = table.get("test_acc_diff_ci95", pd.Series(np.nan, index=table.index))
+            shown["test − baseline (pp, paired by seed)"] = [
+                "—" if np.isnan(m) else _pm(m, c).replace("-", "−", 1) if m < 0 else "+" + _pm(m, c)
+                for m, c in zip(table[col], ci, strict=True)
+            ]
+        elif col in INTEGER_COLUMNS:
+            shown[INTEGER_COLUMNS[col]] = ["—" if np.isnan(v) else f"{v:,.0f}" for v in table[col]]
+        elif col in DECIMAL_COLUMNS:
+            shown[DECIMAL_COLUMNS[col]] = ["—" if np.isnan(v) else f"{v:.1f}" for v in table[col]]
+        else:
+            shown[col] = [_cell(v) for v in table[col]]
+    header = "| " + " | ".join(shown) + " |"
+    rule = "|" + "|".join("---" for _ in shown) + "|"
+    body = ["| " + " | ".join(r) + " |" for r in zip(*shown.values(), strict=True)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def write_table(table: pd.DataFrame, out: Path, stem: str) -> tuple[Path, Path]:
+    """`out/stem.csv` (plain numbers) and `out/stem.md`, each written atomically."""
+    csv = write_text_atomic(Path(out) / f"{stem}.csv", table.to_csv(index=False))
+    md = write_text_atomic(Path(out) / f"{stem}.md", markdown(table))
+    return csv, md
