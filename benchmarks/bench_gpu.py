@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from nc_core.data.fashion_mnist import load_fashion_mnist
 from nc_core.data.split import Split, stratified_subset
 from nc_core.measure.evaluate import evaluate
-from nc_core.data.fashion_mnist import load_fashion_mnist
-from nc_core.train.presets import preset
 from nc_core.train.loop import _Run
+from nc_core.train.presets import preset
 
 PRESETS = {"mlp": "paper", "vit": "vit-paper"}
 TRAIN_N, TEST_N = 60000, 10000

@@ -33,8 +33,8 @@ def worker(spec: dict) -> None:
 
     if spec["threads"]:
         torch.set_num_threads(spec["threads"])
-    from nc_core.train.presets import preset
     from nc_core.train.loop import train
+    from nc_core.train.presets import preset
 
     cfg = preset(spec["preset"], **spec["overrides"])
     ends = [time.perf_counter()]

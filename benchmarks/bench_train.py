@@ -23,12 +23,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from nc_core.train.build import build_optimizer
+from nc_core.data.fashion_mnist import DEBIAN_DIR
 from nc_core.fixing.etf import freeze_to_etf
 from nc_core.measure.evaluate import evaluate
-from nc_core.data.fashion_mnist import DEBIAN_DIR
-from nc_core.train.presets import preset
+from nc_core.train.build import build_optimizer
 from nc_core.train.loop import _Run
+from nc_core.train.presets import preset
 
 
 def torchvision_loop_rate(run: _Run, max_batches: int) -> float:
@@ -109,7 +109,7 @@ def main(argv=None) -> None:
     steps = 20 if args.quick else 100
     step_time(run, 5)
     none_fixed = step_time(run, steps)
-    hidden = [f"fc{i}" for i in range(1, cfg.depth)]
+    hidden = [f"fc{i}" for i in range(1, cfg.arch.depth)]
     for name in hidden[len(hidden) // 2 :]:
         freeze_to_etf(run.model, name, kind="rotated")
     run.opt = build_optimizer(cfg, run.model)

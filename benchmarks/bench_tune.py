@@ -23,9 +23,9 @@ from concurrent.futures import ProcessPoolExecutor
 import ray
 import torch
 
-from nc_core.train.presets import preset
 from nc_core.study.spec import StudyOptions, StudySpec
 from nc_core.train.loop import train
+from nc_core.train.presets import preset
 from nc_core.tune.run import run_study
 
 
@@ -87,7 +87,7 @@ def main(argv=None) -> None:
     cfg = cfg.replace(device="cpu")
     seeds = list(range(args.trials))
     print(
-        f"{args.trials} trials of: MLP width {cfg.width} depth {cfg.depth}, {cfg.subset} "
+        f"{args.trials} trials of: MLP width {cfg.arch.width} depth {cfg.arch.depth}, {cfg.subset} "
         f"images/class, {cfg.epochs} epochs; {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.2f}"
     )

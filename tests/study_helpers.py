@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from nc_core.results.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 from nc_core.train.build import build_adapter, build_model
 from nc_core.train.config import RunConfig
-from nc_core.results.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
 
 
 def common(tmp: Path, *extra: str) -> list[str]:
@@ -28,7 +28,7 @@ def check_tables(epochs: pd.DataFrame, layers: pd.DataFrame, trials: int, cfg: R
     """Schemas, one row per (trial, epoch[, layer]), every trial finished."""
     assert list(epochs.columns) == EPOCH_COLUMNS + CONFIG_COLUMNS
     assert list(layers.columns) == LAYER_COLUMNS + CONFIG_COLUMNS
-    model = build_model(cfg, in_dim=784 if cfg.dataset == "fashion_mnist" else 32)
+    model = build_model(cfg)
     n_layers = len(build_adapter(cfg, model).layers)
     assert epochs.trial_id.nunique() == trials
     assert len(epochs) == trials * cfg.epochs

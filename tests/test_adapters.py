@@ -5,13 +5,12 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from nc_core.models.adapter import adapter_for
-from nc_core.train.build import fix_layer
-from nc_core.models.cnn import SmallCNN
 from nc_core.data.split import Split, batches
 from nc_core.fixing.etf import ETFLinear, count_parameters
-from nc_core.measure.evaluate import evaluate
 from nc_core.fixing.policy import AdaptiveETF
+from nc_core.measure.evaluate import evaluate
+from nc_core.models.cnn import SmallCNN, cnn_adapter
+from nc_core.train.build import fix_layer
 
 
 def test_a_small_cnn_is_measured_and_its_head_fixed_through_its_adapter_alone():
@@ -20,7 +19,7 @@ def test_a_small_cnn_is_measured_and_its_head_fixed_through_its_adapter_alone():
     x = torch.randn(K, 1, 28, 28).repeat(12, 1, 1, 1) + 0.1 * torch.randn(12 * K, 1, 28, 28)
     split = Split(x, torch.arange(K).repeat(12))
     model = SmallCNN(width=16, num_classes=K)
-    adapter = adapter_for(model)
+    adapter = cnn_adapter(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     for epoch in range(30):
         for xb, yb in batches(split, 16, seed=0, epoch=epoch):

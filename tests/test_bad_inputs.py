@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from nc_core.cli.train import main as train_main
+from nc_core.train.loop import train
 from nc_core.train.presets import preset
 from nc_core.train.state import save_state
-from nc_core.train.loop import train
 from studies import depth_width, eps_sweep, vit_blocks
 from tests.test_bad_inputs_figures import CASES as FIGURE_CASE_TABLE
 

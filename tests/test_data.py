@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nc_core.data.split import Split, batches, stratified_subset, synthetic_classes
+from nc_core.data.split import Split, batches, stratified_subset
+from nc_core.data.synthetic import synthetic_classes
 
 # ---------------------------------------------------------------------------- Split
 

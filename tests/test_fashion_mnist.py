@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from nc_core.data import fashion_mnist
-from nc_core.data.split import Split
 from nc_core.data.fashion_mnist import DataError, load_fashion_mnist
+from nc_core.data.split import Split
 
 IMAGES, LABELS = 0x00000803, 0x00000801
 

@@ -9,16 +9,17 @@ import json
 import pytest
 import torch
 
-from nc_core.train.build import build_adapter, build_model, lr_at
-from nc_core.train.config import RunConfig
-from nc_core.data.split import Split, synthetic_classes
+from nc_core.data.split import Split
+from nc_core.data.synthetic import synthetic_classes
 from nc_core.fixing.etf import ETFLinear, count_parameters
 from nc_core.measure.evaluate import evaluate
+from nc_core.train.build import build_adapter, build_model, lr_at
+from nc_core.train.config import RunConfig
+from nc_core.train.loop import _Run, train
 from nc_core.train.presets import preset
 from nc_core.train.resume import ResumeError
-from nc_core.train.loop import _Run, train
 
-SYN = RunConfig(
+SYN = RunConfig.of(
     dataset="synthetic", width=32, depth=4, epochs=4, batch_size=64, nc_samples=None, seed=3
 )
 
@@ -132,14 +133,14 @@ def _shared_parameters_equal(a: torch.nn.Module, b: torch.nn.Module) -> list[str
 def test_vit_arms_of_one_seed_start_every_shared_parameter_equal(kind):
     base = preset("vit-smoke", seed=5)
     etf = base.replace(etf_blocks="all", kind=kind)
-    assert _shared_parameters_equal(build_model(base, 784), build_model(etf, 784)) == []
-    other_seed = build_model(base.replace(seed=6), 784)
-    assert _shared_parameters_equal(build_model(base, 784), other_seed)  # the seed matters
+    assert _shared_parameters_equal(build_model(base), build_model(etf)) == []
+    other_seed = build_model(base.replace(seed=6))
+    assert _shared_parameters_equal(build_model(base), other_seed)  # the seed matters
 
 
 def test_mlp_arms_of_one_seed_start_equal():
-    a = build_model(SYN, 32)
-    b = build_model(SYN.replace(policy="adaptive", kind="orthogonal", eps=0.2), 32)
+    a = build_model(SYN)
+    b = build_model(SYN.replace(policy="adaptive", kind="orthogonal", eps=0.2))
     assert _shared_parameters_equal(a, b) == []
 
 
@@ -150,7 +151,7 @@ def test_vit_kinds_are_what_the_readme_says():
     norms = {}
     for kind in ("canonical", "rotated", "orthogonal", "freeze"):
         cfg = preset("vit-smoke", etf_blocks="all", kind=kind)
-        fc1 = build_model(cfg, 784).get_submodule("blocks.0.ffn.fc1")  # (2*32, 32): tall
+        fc1 = build_model(cfg).get_submodule("blocks.0.ffn.fc1")  # (2*32, 32): tall
         assert isinstance(fc1, ETFLinear) and fc1.kind == kind
         s = torch.linalg.svdvals(fc1.weight.double())
         norms[kind] = fc1.weight.double().norm().item()
@@ -164,18 +165,18 @@ def test_vit_kinds_are_what_the_readme_says():
 
 def test_fixed_layers_count_their_weights_out_of_the_trainable_parameters():
     cfg = preset("vit-smoke", etf_blocks="all", kind="orthogonal")
-    model = build_model(cfg, 784)
+    model = build_model(cfg)
     trainable, total = count_parameters(model)
-    dim, hidden, depth = cfg.vit_dim, cfg.vit_dim * cfg.vit_mlp_ratio, cfg.vit_depth
+    dim, hidden, depth = cfg.arch.dim, cfg.arch.dim * cfg.arch.mlp_ratio, cfg.arch.depth
     assert total - trainable == depth * 2 * dim * hidden
 
 
 def test_mode_collapse_measures_on_a_model_that_predicts_one_class():
     train_split, test = synthetic_classes(4, 8, 20, seed=0, n_test_per_class=10)
-    cfg = RunConfig(
+    cfg = RunConfig.of(
         dataset="synthetic", num_classes=4, width=16, depth=3, epochs=1, nc_samples=None
     )
-    model = build_model(cfg, 8)
+    model = build_model(cfg, input_shape=(8,))
     adapter = build_adapter(cfg, model)
     with torch.no_grad():
         model.classifier.bias.copy_(torch.tensor([0.0, 0.0, 1e6, 0.0]))  # always class 2

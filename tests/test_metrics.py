@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from nc_core.measure.class_stats import ClassStats
 from nc_core.fixing.etf import simplex_etf
+from nc_core.measure.class_stats import ClassStats
 from nc_core.measure.metrics import (
     cdnv,
     effective_rank,

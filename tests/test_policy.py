@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from nc_core.measure.depth import effective_depth, effective_depths
 from nc_core.fixing.policy import AdaptiveETF, NoFreeze, StaticETF
+from nc_core.measure.depth import effective_depth, effective_depths
 
 LAYERS = ["fc1", "fc2", "fc3", "classifier"]
 

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from nc_core.results import atomic
+from nc_core.results.pair import MismatchedTables, generation_of, read_pair, write_pair
 from nc_core.train.config import RunConfig
 from nc_core.train.state import CheckpointError, TrainState, load_state, save_state
-from nc_core.results.pair import MismatchedTables, generation_of, read_pair, write_pair
 
 REPO = Path(__file__).resolve().parents[1]
 

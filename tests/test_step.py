@@ -10,13 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nc_core.train.config import RunConfig
 from nc_core.fixing.etf import freeze_to_etf
 from nc_core.models.mlp import MLP
-from nc_core.train.step import TrainStep, structure
+from nc_core.train.config import RunConfig
 from nc_core.train.loop import _Run
+from nc_core.train.step import TrainStep, structure
 
-SYN = RunConfig(
+SYN = RunConfig.of(
     dataset="synthetic",
     width=32,
     depth=4,

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from ray import tune
 
+from nc_core.study.spec import StudyOptions, StudySpec
 from nc_core.train.presets import preset
 from nc_core.train.state import load_state
-from nc_core.study.spec import StudyOptions, StudySpec
 from nc_core.tune.run import run_study
 from studies import eps_sweep
 from tests.study_helpers import check_tables, common, read_tables

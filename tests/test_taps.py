@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from nc_core.models.adapter import ModelAdapter
-from nc_core.measure.class_stats import ClassStats
 from nc_core.data.split import Split
+from nc_core.measure.class_stats import ClassStats
 from nc_core.measure.evaluate import ncc_pass
 from nc_core.measure.metrics import ncc_accuracy
 from nc_core.measure.taps import LayerTap, flatten, layer_stats
+from nc_core.models.adapter import ModelAdapter
 
 K = 3
 
@@ -115,9 +115,10 @@ def streamed_ncc_accuracy(model, data, names, means, *, reduce=None) -> dict[str
     """Per-layer NCC accuracy from evaluate's `ncc_pass`, streamed in batches of 7 (61 samples:
     eight full batches and a partial one); the last of `names` stands in as the penultimate."""
     adapter = measuring(names, penultimate=names[-1], reduce=reduce)
-    return ncc_pass(
+    result = ncc_pass(
         model, adapter, as_split(data), means, contextlib.nullcontext, num_classes=K, batch_size=7
-    )["ncc"]
+    )
+    return {n: result.ncc_accuracy(n) for n in names}
 
 
 def one_shot(model, data, name):

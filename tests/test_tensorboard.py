@@ -1,5 +1,5 @@
-"""nc_core.results.tensorboard: the on-epoch logger writes event files that TensorBoard reads back, with
-every per-epoch scalar and the per-layer NCC and NC1 at the epoch they were measured."""
+"""nc_core.results.tensorboard: the on-epoch logger writes event files that TensorBoard reads
+back, with every per-epoch scalar and the per-layer NCC and NC1 at the epoch they were measured."""
 
 from __future__ import annotations
 

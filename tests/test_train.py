@@ -11,18 +11,18 @@ import pandas as pd
 import pytest
 import torch
 
-from nc_core.train.build import lr_at
 from nc_core.cli.train import main as cli_main
-from nc_core.train.config import RunConfig
+from nc_core.data.fashion_mnist import DEBIAN_DIR
 from nc_core.data.split import Split
 from nc_core.fixing.etf import ETFLinear
-from nc_core.data.fashion_mnist import DEBIAN_DIR
-from nc_core.train.presets import preset
 from nc_core.results.records import EPOCH_COLUMNS, LAYER_COLUMNS
-from nc_core.train.state import load_state, save_state
+from nc_core.train.build import lr_at
+from nc_core.train.config import RunConfig
 from nc_core.train.loop import _Run, train
+from nc_core.train.presets import preset
+from nc_core.train.state import load_state, save_state
 
-SYN = RunConfig(
+SYN = RunConfig.of(
     dataset="synthetic",
     width=32,
     depth=4,
@@ -69,7 +69,7 @@ def test_adaptive_fixes_layers_and_they_stop_changing(on_device):
         snapshots.append({n: t.clone() for n, t in run.model.state_dict().items()})
     fixed = run.records[-1].fixed_layers
     assert fixed, "synthetic classes are separable: some layer must reach NCC error <= 0.2"
-    first = run.fixed_layers[fixed[0]]
+    first = run.fixed[fixed[0]].epoch
     name = f"{fixed[0]}.weight"
     assert all(torch.equal(snapshots[first - 1][name], s[name]) for s in snapshots[first:])
     opt_params = {id(p) for g in run.opt.param_groups for p in g["params"]}
@@ -104,7 +104,7 @@ from nc_core.train.state import load_state, save_state
 from nc_core.train.loop import train
 state = load_state(sys.argv[1])
 from nc_core.train.config import RunConfig
-cfg = RunConfig(**{**state.config, "epochs": 4})
+cfg = RunConfig.from_dict({**state.config, "epochs": 4})
 save_state(train(cfg, state=state).state, sys.argv[2])
 """
 
@@ -144,13 +144,14 @@ def test_non_finite_loss_stops_as_diverged_and_keeps_records(on_device):
     [
         (dict(eps=1.5), "eps"),
         (dict(eps=-0.1), "eps"),
-        (dict(width=5, kind="canonical"), "width"),
-        (dict(depth=1), "depth"),
+        (dict(width=5, kind="canonical"), "mlp_width"),
+        (dict(depth=1), "mlp_depth"),
         (dict(policy="sometimes"), "policy"),
         (dict(kind="ortho"), "kind"),
         (dict(schedule="linear"), "schedule"),
-        (dict(model="vit", vit_patch=5), "vit_patch"),
-        (dict(model="vit", vit_dim=30, vit_heads=4), "vit_dim"),
+        (dict(model="vit", dataset="fashion_mnist", vit_patch=5), "vit_patch"),
+        (dict(model="vit", dataset="fashion_mnist", vit_dim=30, vit_heads=4), "vit_dim"),
+        (dict(model="vit"), "model='vit': needs square images"),
         (dict(policy="static"), "fix_from"),
     ],
 )
@@ -198,7 +199,7 @@ def test_cli_writes_both_tables_and_resumes_from_a_checkpoint(tmp_path, capsys, 
     assert list(epochs.epoch) == [1, 2, 3]
     assert set(EPOCH_COLUMNS) <= set(epochs.columns) and set(LAYER_COLUMNS) <= set(layers.columns)
     assert len(layers) == 3 * 4  # 3 epochs x (fc1..fc3, classifier)
-    assert (epochs.width == 64).all() and (epochs.policy == "adaptive").all()
+    assert (epochs.mlp_width == 64).all() and (epochs.policy == "adaptive").all()
 
 
 def test_cli_rejects_bad_values_before_any_work(capsys):

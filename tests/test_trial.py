@@ -3,9 +3,9 @@ trial-name functions that stored studies unpickle. No Ray is started here."""
 
 from __future__ import annotations
 
-from nc_core.train.presets import preset
 from nc_core.study.spec import StudySpec
 from nc_core.study.trial import override_columns, trial_label
+from nc_core.train.presets import preset
 from studies import depth_width, eps_sweep, vit_blocks
 
 

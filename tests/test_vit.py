@@ -6,20 +6,27 @@ import pytest
 import torch
 from torch import nn
 
-from nc_core.models.adapter import vit_adapter
-from nc_core.fixing.etf import ETFLinear, layer_seed
+from nc_core.fixing.etf import ETFLinear, freeze_to_etf, layer_seed
 from nc_core.models.vit import ViT
-from nc_core.models.vit_fixing import etf_factory, ffn_linear_names, parse_blocks
+from nc_core.models.vit_fixing import ViTOptions, ffn_linear_names, parse_blocks, vit_adapter
 
 SMALL = dict(
     image_size=28, patch_size=7, channels=1, dim=16, depth=3, heads=2, mlp_ratio=2, num_classes=5
 )
 
 
+def fixed_vit(names, *, kind: str, seed: int, **cfg) -> ViT:
+    """A ViT with the linears `names` fixed as `kind`, as the ViT's registered builder does."""
+    model = ViT(**cfg)
+    for name in names:
+        freeze_to_etf(model, name, kind=kind, seed=layer_seed(name, seed))
+    return model
+
+
 def all_etf_vit(kind: str = "canonical", seed: int = 0, **overrides) -> ViT:
     cfg = {**SMALL, **overrides}
-    names = set(ffn_linear_names(parse_blocks("all", cfg["depth"]), "both"))
-    return ViT(**cfg, linear_factory=etf_factory(names, kind=kind, seed=seed))
+    names = ffn_linear_names(parse_blocks("all", cfg["depth"]), "both")
+    return fixed_vit(names, kind=kind, seed=seed, **cfg)
 
 
 def trainable(model: nn.Module) -> int:
@@ -121,7 +128,7 @@ def test_all_etf_feedforward_removes_exactly_the_ffn_weights_from_trainable_para
 def test_fixed_weight_is_bit_identical_after_adamw_steps_while_the_rest_trains():
     torch.manual_seed(0)
     names = set(ffn_linear_names([1], "both"))
-    model = ViT(**SMALL, linear_factory=etf_factory(names, kind="rotated", seed=3))
+    model = fixed_vit(names, kind="rotated", seed=3, **SMALL)
     fixed = model.get_submodule("blocks.1.ffn.fc1")
     assert isinstance(fixed, ETFLinear)
     w0, b0 = fixed.weight.clone(), fixed.bias.detach().clone()
@@ -184,7 +191,7 @@ def test_freeze_kind_from_start_is_a_fixed_random_layer_not_an_etf():
 
 def test_adapter_layers_and_linears_of_resolve_to_submodules():
     model = ViT(**SMALL)
-    adapter = vit_adapter(model, etf_linears="fc2")
+    adapter = vit_adapter(model, ViTOptions(etf_linears="fc2"))
     assert adapter.layers == tuple(f"blocks.{i}" for i in range(SMALL["depth"])) + ("head",)
     assert adapter.layers[-1] == adapter.classifier == "head"
     for layer in adapter.layers:

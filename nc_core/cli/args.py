@@ -1,14 +1,14 @@
-"""The command lines, generated from the dataclasses that declare them.
+"""The command lines, generated from the dataclasses that declare them (`nc_core.fields`).
 
-Every option is a dataclass field (`RunConfig`, `StudyOptions`): its type says how text is read
-(`int`, `float`, `bool`, `X | None` where "none" gives None) and, when it is a `Literal`, which
-values are allowed; `metadata["help"]` is its help. `add_fields` turns the fields into argparse
-flags (`--batch-size`, `--batch-norm/--no-batch-norm`, `--model {mlp,vit}`), `parse_value`
-reads one `FIELD=VALUE` of `--set` the same way, and `choices` gives a field's allowed values to
-any other check. No choice list or default is written twice.
+`add_fields` turns each field of a dataclass into an argparse flag (`--batch-size`,
+`--batch-norm/--no-batch-norm`, `--model {mlp,vit,cnn}`), its help from the field's metadata,
+its choices from its type or registry; `given` reads back the ones set. `add_model_options`
+adds one flag per option of any registered model (`--width`, `--dim`; each also as
+`--<model>-<option>`, e.g. `--vit-dim`), and `model_options` reads those given against the
+run's model. No choice list or default is written twice.
 
 Errors are one line (`PROG: error: MESSAGE`, exit status 2): argparse's usage block is left to
-`--help`, as the README's "Bad input" promises.
+`--help`. Abbreviated flags are refused (`--epoch` is not `--epochs`).
 """
 
 from __future__ import annotations
@@ -16,71 +16,34 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import types
-import typing
-from typing import Literal, NoReturn
+from typing import Any, NoReturn
 
-NONE_TEXT = ("none", "null")
-TRUE_TEXT, FALSE_TEXT = ("true", "1", "yes"), ("false", "0", "no")
+from nc_core.fields import choices, hints, parse_value, split_optional
+from nc_core.models import MODELS, get_model
+
+ARCH_DEST = "arch__"  # argparse dest prefix of the model options' flags
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse.ArgumentParser with one-line errors (no usage block; `--help` shows it)."""
+    """argparse.ArgumentParser with one-line errors (no usage block; `--help` shows it) and no
+    abbreviated flags."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
-def fail(prog: str, message) -> int:
+def fail(prog: str, message: object) -> int:
     """Print the one-line error of `prog` and return exit status 2 (for `return fail(...)`)."""
     print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
     return 2
 
 
-def _split(hint) -> tuple[object, bool]:
-    """(the type without None, whether None is allowed) of a field's type hint."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return args[0], len(args) < len(typing.get_args(hint))
-    return hint, False
-
-
-def hints(cls) -> dict[str, object]:
-    return typing.get_type_hints(cls)
-
-
-def choices(cls, name: str) -> tuple | None:
-    """The allowed values of field `name` when its type is a Literal (else None)."""
-    base, _ = _split(hints(cls)[name])
-    return typing.get_args(base) if typing.get_origin(base) is Literal else None
-
-
-def parse_value(cls, name: str, text: str):
-    """`text` read as field `name` of `cls`; ValueError naming the field and what is allowed."""
-    base, optional = _split(hints(cls)[name])
-    low = text.strip().lower()
-    if optional and low in NONE_TEXT:
-        return None
-    if typing.get_origin(base) is Literal:
-        allowed = typing.get_args(base)
-        for value in allowed:
-            if str(value) == text.strip():
-                return value
-        raise ValueError(f"{name}={text!r}: expected one of {{{','.join(map(str, allowed))}}}")
-    if base is bool:
-        if low not in TRUE_TEXT + FALSE_TEXT:
-            raise ValueError(f"{name}={text!r}: expected true or false")
-        return low in TRUE_TEXT
-    if base in (int, float):
-        try:
-            return base(text)
-        except ValueError:
-            raise ValueError(f"{name}={text!r}: expected {base.__name__}") from None
-    return text
-
-
-def _reader(cls, name: str):
-    base, optional = _split(hints(cls)[name])
+def _reader(cls: type, name: str):
+    base, _ = split_optional(hints(cls)[name])
 
     def read(text: str):
         try:
@@ -93,24 +56,25 @@ def _reader(cls, name: str):
 
 
 def flag(name: str) -> str:
+    """The command-line flag of field `name`: `batch_size` -> `--batch-size`."""
     return "--" + name.replace("_", "-")
 
 
 def add_fields(
     parser: argparse.ArgumentParser,
-    cls,
+    cls: type,
     *,
     skip: tuple[str, ...] = (),
     default_from: str | None = None,
 ) -> None:
-    """One flag per field of `cls` (but `skip`), its help from the field's metadata, its
-    choices from its Literal type, its default shown once. With `default_from` (e.g.
-    "--preset"), every flag defaults to None, so only the values given on the command line
+    """One flag per field of dataclass `cls` (but `skip`), its help from the field's metadata,
+    its choices from its Literal type or registry, its default shown once. With `default_from`
+    (e.g. "--preset"), every flag defaults to None, so only the values given on the command line
     override what that option chooses; the help says so and names the field's own default."""
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
-        base, optional = _split(hints(cls)[f.name])
+        base, optional = split_optional(hints(cls)[f.name])
         allowed = choices(cls, f.name)
         shown = "none" if f.default is None else f.default
         where = f"{default_from}'s, else {shown}" if default_from else shown
@@ -130,8 +94,8 @@ def add_fields(
         parser.add_argument(flag(f.name), type=_reader(cls, f.name), **kwargs)
 
 
-def given(args: argparse.Namespace, cls, *, skip: tuple[str, ...] = ()) -> dict:
-    """The fields of `cls` that `args` set (those not None)."""
+def given(args: argparse.Namespace, cls: type, *, skip: tuple[str, ...] = ()) -> dict:
+    """The fields of dataclass `cls` that `args` set (those not None)."""
     return {
         f.name: getattr(args, f.name)
         for f in dataclasses.fields(cls)
@@ -139,14 +103,77 @@ def given(args: argparse.Namespace, cls, *, skip: tuple[str, ...] = ()) -> dict:
     }
 
 
-def check_choices(obj) -> None:
-    """Raise ValueError naming the first Literal-typed field of `obj` outside its choices."""
-    cls = type(obj)
-    for f in dataclasses.fields(cls):
-        allowed = choices(cls, f.name)
-        value = getattr(obj, f.name)
-        if allowed is not None and value not in allowed and value is not None:
+def _option_fields() -> dict[str, list[tuple[str, dataclasses.Field]]]:
+    """Option name -> [(model, field)] over every registered model."""
+    out: dict[str, list[tuple[str, dataclasses.Field]]] = {}
+    for model in MODELS:
+        for f in dataclasses.fields(get_model(model).options):
+            out.setdefault(f.name, []).append((model, f))
+    return out
+
+
+def _is_bool(model: str, name: str) -> bool:
+    return split_optional(hints(get_model(model).options)[name])[0] is bool
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, taken: set[str]) -> None:
+    """A flag per option of any registered model, read against the run's model later
+    (`model_options`): `--width` (mlp: ..., cnn: ...), and `--<model>-<option>` for one model
+    (hidden from --help). `taken`: the parser's other field names, which options never shadow."""
+    seen = set(taken)
+    for name, owners in _option_fields().items():
+        if name in taken:
+            continue
+        helps = "; ".join(
+            f"{m}: {f.metadata.get('help', name)} (default {f.default})" for m, f in owners
+        )
+        is_bool = _is_bool(owners[0][0], name)
+        _add_option(parser, flag(name), f"{ARCH_DEST}{name}", is_bool, helps)
+        seen.add(name)
+    for name, owners in _option_fields().items():
+        for model, _ in owners:
+            scoped = f"{model}_{name}"
+            if scoped in seen:
+                continue
+            dest = f"{ARCH_DEST}{model}__{name}"
+            _add_option(parser, flag(scoped), dest, _is_bool(model, name), argparse.SUPPRESS)
+            seen.add(scoped)
+
+
+def _add_option(parser, text: str, dest: str, is_bool: bool, help: str) -> None:
+    if is_bool:
+        parser.add_argument(
+            text, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help
+        )
+    else:
+        parser.add_argument(text, dest=dest, default=None, metavar="VALUE", help=help)
+
+
+def model_options(args: argparse.Namespace, model: str) -> dict[str, Any]:
+    """The options of `model` given on the command line, read as their types; ValueError
+    naming the flag for an option `model` does not have."""
+    entry = get_model(model)
+    names = entry.option_names()
+    out: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if not dest.startswith(ARCH_DEST) or value is None:
+            continue
+        owner, _, name = dest[len(ARCH_DEST) :].rpartition("__")
+        shown = flag(f"{owner}_{name}" if owner else name)
+        if owner and owner != model:
             raise ValueError(
-                f"{cls.__name__}.{f.name}={value!r}: expected one of "
-                f"{{{','.join(map(str, allowed))}}}"
+                f"{shown}: an option of model {owner!r}; this run's model is {model!r}"
             )
+        if name not in names:
+            raise ValueError(
+                f"{shown}: model {model!r} has no option {name!r} (its options: "
+                f"{', '.join(flag(n) for n in names)})"
+            )
+        if isinstance(value, bool):
+            out[name] = value
+            continue
+        try:
+            out[name] = parse_value(entry.options, name, value)
+        except ValueError as err:
+            raise ValueError(f"{shown} {value}: {str(err).partition(': ')[2]}") from None
+    return out

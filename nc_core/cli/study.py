@@ -5,15 +5,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 
 import pandas as pd
 
-from nc_core.cli.args import Parser, add_fields, choices, given, parse_value
-from nc_core.train.config import RunConfig
-from nc_core.train.presets import PRESETS, preset
-from nc_core.study.spec import CONFIG_FIELDS, StudyOptions, StudySpec
+from nc_core.cli.args import Parser, add_fields, given
+from nc_core.fields import choices
 from nc_core.study.checks import check_study
+from nc_core.study.registry import StudyEntry
+from nc_core.study.spec import StudyOptions, StudySpec
+from nc_core.train.config import RunConfig, parse_setting
+from nc_core.train.presets import PRESETS, preset, preset_values
 
 
 def study_parser(doc: str) -> Parser:
@@ -85,25 +88,53 @@ def print_wide(*parts: str | pd.DataFrame) -> None:
             print(part.to_string(index=False) if isinstance(part, pd.DataFrame) else part)
 
 
+def study_main(entry: StudyEntry, argv: list[str] | None = None) -> int:
+    """Run the declared study `entry` from a command line (`python studies/NAME.py`, `nc-study
+    NAME`): the shared options and its own, `--seeds` defaulting to the entry's per preset (the
+    first also seeds a search's sampler), its spec checked before any work (bad input: one
+    line, exit 2), then Tune, then its summary. Returns the exit status of the result."""
+    parser = study_parser(entry.doc)
+    add_study_args(parser, name=entry.name)
+    if entry.options is not None:
+        entry.options(parser)
+    args = parser.parse_args(argv)
+    if not args.seeds and args.preset not in entry.seeds:
+        parser.error(f"--preset {args.preset}: {entry.name} has no default seeds; give --seeds")
+    args.seeds = tuple(args.seeds or entry.seeds[args.preset])
+
+    def build(parsed: argparse.Namespace) -> StudySpec:
+        return dataclasses.replace(entry.build(parsed), study_type=entry.type)
+
+    spec, opts = checked_study(parser, args, build, seed=args.seeds[0])
+    from nc_core.tune.run import run_study  # Ray only once a study runs: its file reads without
+
+    result = run_study(spec, opts)
+    if not result.epochs.empty:
+        print_wide(*entry.summary_parts(args, spec, result))
+    return result.exit_code
+
+
 def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields) -> RunConfig:
-    """The preset `prefix + args.preset` with the study's fields, then --dataset and --set."""
+    """The preset `prefix + args.preset` with the study's fields, then --dataset and --set
+    (`--set FIELD=VALUE`: a run field or an option of the run's model, `--set width=64`)."""
     name = prefix + args.preset
     if name not in PRESETS:
         raise ValueError(f"--preset {args.preset!r}: no preset {name!r}")
     overrides = dict(study_fields)
     if args.dataset:
         overrides["dataset"] = args.dataset
+    settings = []
     for item in args.set:
         key, sep, text = item.partition("=")
-        if not sep or key not in CONFIG_FIELDS:
-            raise ValueError(f"--set {item!r}: expected FIELD=VALUE with FIELD a RunConfig field")
-        overrides[key] = _parse_field(key, text)
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected FIELD=VALUE, e.g. --set epochs=10")
+        settings.append((key.strip(), text))
+    model_text = dict(settings).get("model")
+    model = model_text or overrides.get("model") or preset_values(name)["model"]
+    for key, text in settings:
+        try:
+            flat, value = parse_setting(model, key, text)
+        except ValueError as err:
+            raise ValueError(f"--set {key}={text}: {str(err).partition(': ')[2]}") from None
+        overrides[flat] = value
     return preset(name, **overrides)
-
-
-def _parse_field(key: str, text: str):
-    """`text` as the type of RunConfig.<key> ("none" gives None where the field allows it)."""
-    try:
-        return parse_value(RunConfig, key, text)
-    except ValueError as err:
-        raise ValueError(f"--set {err}") from None

@@ -1,9 +1,11 @@
 """`python -m nc_core.train`: one training run from the command line.
 
-Every `RunConfig` field is a flag (its help is the field's doc); `--preset` picks the base values
-and flags override them. One progress line per epoch; records go to Parquet (`--out`, and the
-per-layer table beside it as `<out stem>.layers.parquet`). `--checkpoint PATH` saves the training
-state after every epoch and, when PATH exists, resumes from it.
+Every `RunConfig` field is a flag (its help is the field's doc), and so is every option of a
+registered model (`--width`, `--dim`, read against `--model`); `--preset` picks the base values
+and flags override them. `NC_PLUGINS` names modules that register more models or datasets. One
+progress line per epoch; records go to Parquet (`--out`, and the per-layer table beside it as
+`<out stem>.layers.parquet`). `--checkpoint PATH` saves the training state after every epoch
+and, when PATH exists, resumes from it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from nc_core.cli.args import Parser, add_fields, add_model_options, fail, given, model_options
+from nc_core.registry import load_plugins
 from nc_core.results.atomic import check_writable
-from nc_core.cli.args import Parser, add_fields, fail, given
-from nc_core.train.config import RunConfig
-from nc_core.train.presets import PRESETS, preset
-from nc_core.results.records import to_frames
 from nc_core.results.pair import write_pair
+from nc_core.results.records import to_frames
+from nc_core.train.config import RUN_FIELDS, RunConfig
+from nc_core.train.presets import PRESETS, preset, preset_values
 
 PROG = "python -m nc_core.train"
 
@@ -42,8 +45,17 @@ def build_parser() -> Parser:
         metavar="DIR",
         help="write TensorBoard event files (per-epoch scalars, per-layer NCC and NC1) to DIR",
     )
-    add_fields(p, RunConfig, default_from="--preset")
+    add_fields(p, RunConfig, skip=("arch",), default_from="--preset")
+    add_model_options(p, taken=set(RUN_FIELDS))
     return p
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The validated RunConfig of parsed arguments: `--preset`, then the flags given; a model's
+    options are read against the run's model (ValueError naming a flag it does not take)."""
+    overrides = given(args, RunConfig, skip=("arch",))
+    model = overrides.get("model") or preset_values(args.preset)["model"]
+    return preset(args.preset, **overrides, **model_options(args, model))
 
 
 def progress_line(record, cfg: RunConfig) -> str:
@@ -80,17 +92,20 @@ def check_outputs(out: Path | None, checkpoint: Path | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from nc_core.results.tensorboard import TensorBoardLogger, check_tensorboard
     from nc_core.train.build import resolve_device
+    from nc_core.train.loop import train
     from nc_core.train.resume import ResumeError, check_resume
     from nc_core.train.state import CheckpointError, load_state, save_state
-    from nc_core.results.tensorboard import TensorBoardLogger, check_tensorboard
-    from nc_core.train.loop import train
 
+    try:
+        load_plugins()
+    except ValueError as err:
+        return fail(PROG, err)
     args = build_parser().parse_args(argv)
-    overrides = given(args, RunConfig)
     state = None
     try:  # every check before any work: nothing is loaded, trained or written on bad input
-        cfg = preset(args.preset, **overrides)
+        cfg = config_from_args(args)
         resolve_device(cfg.device)
         check_outputs(args.out, args.checkpoint)
         if args.tensorboard is not None:

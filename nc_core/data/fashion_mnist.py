@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nc_core.data.registry import DataRequest, register_dataset
 from nc_core.data.split import Split
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's `dataset-fashion-mnist`
@@ -159,3 +160,15 @@ def load_fashion_mnist(
         y = torch.from_numpy(labels.astype(np.int64))  # (N,)
         splits.append(Split(x.unsqueeze(1), y))  # x: (N, 1, 28, 28)
     return splits[0], splits[1]
+
+
+@register_dataset(
+    "fashion_mnist",
+    num_classes=NUM_CLASSES,
+    input_shape=(1, 28, 28),
+    train_per_class=6000,
+    normalization="pixels / 255, in [0, 1] (no mean or std subtracted, as in the paper's code)",
+)
+def load(req: DataRequest) -> tuple[Split, Split]:
+    """Fashion-MNIST (Xiao et al. 2017): 10 classes of 28x28 grey images, 6000 train each."""
+    return load_fashion_mnist(req.root)

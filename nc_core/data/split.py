@@ -1,8 +1,8 @@
-"""Data: separable synthetic classes, stratified subsets, and seeded in-memory batching.
+"""A split of data in memory, stratified subsets, and seeded in-memory batching.
 
 A `Split` is a pair of tensors that already lives where training runs; `batches` slices it with
 a permutation seeded from (seed, epoch), so no DataLoader, worker or pinned buffer is involved.
-Fashion-MNIST, read from its IDX files into two `Split`s, is `nc_core.data.fashion_mnist`.
+The datasets that give splits are registered by name (`nc_core.data.registry`).
 """
 
 from __future__ import annotations
@@ -47,57 +47,6 @@ class Split:
     def to(self, device: torch.device | str) -> Split:
         """The same split on `device`."""
         return Split(self.x.to(device), self.y.to(device))
-
-
-# ---------------------------------------------------------------------------- synthetic
-
-
-def synthetic_classes(
-    num_classes: int,
-    dim: int,
-    n_per_class: int,
-    *,
-    seed: int,
-    n_test_per_class: int | None = None,
-    spread: float = 1.0,
-) -> tuple[Split, Split]:
-    """Gaussian classes `x = mu_k + spread * z`, z ~ N(0, I), sharing centres `mu_k` train/test.
-
-    Centres have norm `10 * spread`; when `dim >= num_classes` they are orthonormal directions of
-    a random rotation, so any two are `10 * sqrt(2) * spread` apart and nearest-class-mean errs
-    with probability about Phi(-7) per pair. With `dim < num_classes` the directions are random
-    and two centres may lie close. Samples are grouped by class; deterministic in `seed`.
-    """
-    n_test = max(n_per_class // 5, 1) if n_test_per_class is None else n_test_per_class
-    for name, value in (
-        ("num_classes", num_classes),
-        ("dim", dim),
-        ("n_per_class", n_per_class),
-        ("n_test_per_class", n_test),
-    ):
-        if value < 1:
-            raise ValueError(f"synthetic_classes: {name}={value}, expected an integer >= 1")
-    if not spread > 0:
-        raise ValueError(f"synthetic_classes: spread={spread}, expected a positive float")
-    gen = torch.Generator().manual_seed(seed)
-    if dim >= num_classes:
-        q, _ = torch.linalg.qr(torch.randn(dim, num_classes, generator=gen))  # (dim, K)
-        mu = q.T  # (K, dim) orthonormal rows
-    else:
-        mu = torch.randn(num_classes, dim, generator=gen)  # (K, dim)
-        mu = mu / mu.norm(dim=1, keepdim=True)
-    mu = 10.0 * spread * mu  # (K, dim)
-
-    def draw(n: int) -> Split:
-        y = torch.arange(num_classes).repeat_interleave(n)  # (K * n,)
-        x = mu[y] + spread * torch.randn(num_classes * n, dim, generator=gen)  # (K * n, dim)
-        return Split(x.float(), y)
-
-    train = draw(n_per_class)  # drawn first: the train set does not depend on n_test
-    return train, draw(n_test)
-
-
-# ---------------------------------------------------------------------------- subsets, batches
 
 
 def stratified_subset(split: Split, n_per_class: int) -> Split:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nc_core.measure.depth import effective_depth
 from nc_core.fixing.etf import FIXED_KINDS
+from nc_core.measure.depth import effective_depth
 
 
 def _check_kind(kind: str) -> None:
@@ -73,8 +73,8 @@ class AdaptiveETF:
 
     A layer *qualifies* once it is fixed or its streak of evaluations <= eps reaches `patience`.
     mode="layer" fixes every qualifying layer. mode="beyond" fixes the suffix from the effective
-    depth (`nc_core.measure.depth.effective_depth` over qualification): the first layer from which on
-    every layer to the output qualifies; nothing when the output does not. Nothing is fixed
+    depth (`nc_core.measure.depth.effective_depth` over qualification): the first layer from
+    which on every layer to the output qualifies; nothing when the output does not. Nothing is fixed
     before `min_epoch`; at most `max_fixed` layers in all, keeping the deepest candidates.
     `layers` restricts which layers may be fixed (all measured layers still count for the
     suffix). It never unfixes.

@@ -6,35 +6,92 @@
 3. The test set -> test loss and accuracy, test NCC accuracy per layer (train-set means), and
    the histogram of predicted classes (mode collapse).
 Passes 2 and 3 are `ncc_pass`, the one NCC pass. Hooks only collect (`LayerTap`); the measures
-are the pure functions of `nc_core.measure.metrics`; what is measured in a model is its `ModelAdapter`.
+are the pure functions of `nc_core.measure.metrics`; what is measured in a model is its
+`ModelAdapter`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nc_core.measure import metrics
-from nc_core.models.adapter import ModelAdapter
 from nc_core.data.split import Split, batches
-from nc_core.results.records import LayerRecord
+from nc_core.measure import metrics
 from nc_core.measure.taps import LayerTap, eval_mode, layer_stats
+from nc_core.models.adapter import ModelAdapter
 
 EVAL_BATCH = 2000
 
 
-@dataclass
+@dataclass(frozen=True)
+class NCCResult:
+    """One NCC pass over a split: per-layer NCC hits, and the network's own predictions."""
+
+    n: int  # samples in the split
+    ncc_correct: dict[str, int]  # measured layer -> samples its nearest class mean got right
+    dead: dict[str, float]  # layer -> share of units never > 0 (only layers with activations)
+    nc4_disagree: int  # samples where argmax(logits) != the penultimate's NCC prediction
+    loss: float  # mean cross-entropy
+    correct: int  # samples the network classified right
+    counts: list[int]  # (K,) predictions per class
+
+    def ncc_accuracy(self, layer: str) -> float:
+        return self.ncc_correct[layer] / self.n
+
+    @property
+    def acc(self) -> float:
+        return self.correct / self.n
+
+
+@dataclass(frozen=True)
+class LayerMeasures:
+    """Every measure of one layer at one evaluation (NaN where not defined): the fields of
+    `nc_core.results.records.LayerRecord` that measurement fills, plus the exact NCC count."""
+
+    index: int  # position among the measured layers, 0 = closest to the input
+    train_ncc_acc: float
+    test_ncc_acc: float
+    nc1: float
+    nc2_equinorm: float
+    nc2_equiangle: float
+    etf_distance: float
+    nc3: float
+    nc4: float
+    cdnv: float
+    rank_means: float
+    erank_means: float
+    rank_cov: float
+    erank_cov: float
+    dead_units: float
+    train_ncc_wrong: int = 0  # NC-sample points the layer's nearest class mean got wrong
+    train_n: int = 1  # NC-sample points
+
+    @property
+    def train_ncc_error(self) -> Fraction:
+        """The train NCC error as an exact fraction (wrong / n), so that a threshold comparison
+        (`error <= eps`) is decided on counts, never on a rounded 1 - accuracy."""
+        return Fraction(self.train_ncc_wrong, self.train_n)
+
+    def as_dict(self) -> dict:
+        """The record fields (`LayerRecord`'s), without the exact counts."""
+        d = asdict(self)
+        d.pop("train_ncc_wrong"), d.pop("train_n")
+        return d
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """What one evaluation measured: test loss and accuracy, prediction histogram, layers."""
 
     test_loss: float
     test_acc: float
     pred_counts: list[int]  # (K,) test predictions per class
-    layers: dict[str, LayerRecord]
+    layers: dict[str, LayerMeasures]
 
     @property
     def pred_classes(self) -> int:
@@ -55,7 +112,7 @@ def ncc_pass(
     num_classes: int,
     activations: dict[str, str] | None = None,
     batch_size: int = EVAL_BATCH,
-) -> dict:
+) -> NCCResult:
     """One streaming pass over `split`, in eval mode without gradients: NCC accuracy of every
     measured layer against `means` (layer -> (K, D), the penultimate's included), loss, accuracy,
     NC4 and predicted-class counts; with `activations` (layer -> module), which units are ever > 0.
@@ -88,14 +145,15 @@ def ncc_pass(
             hits += (pred == y).sum()
             counts += torch.bincount(pred, minlength=num_classes)
     N = len(split)
-    return {
-        "ncc": {n: correct[n].item() / N for n in names},
-        "dead": {n: 1.0 - a.double().mean().item() for n, a in active.items()},
-        "nc4": nc4.item() / N,
-        "loss": loss.item() / N,
-        "acc": hits.item() / N,
-        "counts": counts.tolist(),
-    }
+    return NCCResult(
+        n=N,
+        ncc_correct={n: int(correct[n].item()) for n in names},
+        dead={n: 1.0 - a.double().mean().item() for n, a in active.items()},
+        nc4_disagree=int(nc4.item()),
+        loss=loss.item() / N,
+        correct=int(hits.item()),
+        counts=counts.tolist(),
+    )
 
 
 def evaluate(
@@ -137,21 +195,23 @@ def evaluate(
         rank_m, erank_m = metrics.ranks(Mc)
         rank_c, erank_c = metrics.ranks(s.total_cov(), psd=True)  # Sigma_T, (D, D)
         is_classifier = n == adapter.classifier
-        layers[n] = LayerRecord(
+        layers[n] = LayerMeasures(
             index=i,
-            train_ncc_acc=train["ncc"][n],
-            test_ncc_acc=test_["ncc"][n],
+            train_ncc_acc=train.ncc_accuracy(n),
+            test_ncc_acc=test_.ncc_accuracy(n),
             nc1=metrics.safe(metrics.nc1(s.within_cov(), m)),
             nc2_equinorm=metrics.safe(metrics.nc2_equinorm(m)),
             nc2_equiangle=metrics.safe(metrics.nc2_equiangle(m)),
             etf_distance=metrics.safe(metrics.etf_distance(m)),
             nc3=metrics.safe(metrics.nc3_duality(W, means[penult])) if is_classifier else math.nan,
-            nc4=train["nc4"] if is_classifier else math.nan,
+            nc4=train.nc4_disagree / train.n if is_classifier else math.nan,
             cdnv=metrics.safe(metrics.cdnv(s.class_variances(), m)),
             rank_means=rank_m,
             erank_means=metrics.safe(erank_m),
             rank_cov=rank_c,
             erank_cov=metrics.safe(erank_c),
-            dead_units=train["dead"].get(n, math.nan),
+            dead_units=train.dead.get(n, math.nan),
+            train_ncc_wrong=train.n - train.ncc_correct[n],
+            train_n=train.n,
         )
-    return Evaluation(test_["loss"], test_["acc"], test_["counts"], layers)
+    return Evaluation(test_.loss, test_.acc, test_.counts, layers)

@@ -3,7 +3,8 @@
 Definitions follow Papyan, Han & Donoho, "Prevalence of neural collapse during the terminal phase
 of deep learning training", PNAS 2020 (NC1-NC4), unless a docstring says otherwise. Measures that
 take only class `means` (K, D) centre them on m̄, the average of the K class means. The streaming
-accumulator that gives means and covariances batch by batch is `nc_core.measure.class_stats.ClassStats`.
+accumulator that gives means and covariances batch by batch is
+`nc_core.measure.class_stats.ClassStats`.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ A model is just a model (the nanoGPT rule). A `ModelAdapter` says which of its m
 measured layers, how a tapped output becomes (B, D) features, which nn.Linear modules fixing a
 layer replaces, which layer reads the raw input and which is the classifier: the idea of
 torchvision's `create_feature_extractor` return nodes and timm's `feature_info`. Evaluation,
-taps and policies use only the adapter. Adding a model means adding its file and one adapter
-function registered in `ADAPTERS` (README: "Adding a model").
+taps and policies use only the adapter. Each model's file builds its own adapter and registers
+it with the model (`nc_core.models.registry.register_model`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-
-from nc_core.models.cnn import SmallCNN
-from nc_core.models.mlp import MLP
-from nc_core.models.vit import ViT, cls_features
-from nc_core.models.vit_fixing import ffn_linear_names
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 
@@ -49,9 +43,13 @@ class ModelAdapter:
         missing = set(self.layers) - set(self.linears)
         if missing:
             raise ValueError(f"ModelAdapter: layers {sorted(missing)} have no linears")
+        outside = set(self.adaptive) - set(self.layers)
+        if outside:
+            raise ValueError(f"ModelAdapter: adaptive layers {sorted(outside)} are not measured")
 
     @property
     def classifier(self) -> str:
+        """The last measured layer: the one that gives the logits."""
         return self.layers[-1]
 
     def linears_of(self, layer: str) -> tuple[str, ...]:
@@ -63,66 +61,3 @@ class ModelAdapter:
     def fixable(self, *, fix_input: bool) -> list[str]:
         """Layers an adaptive policy may fix; the input layer only with `fix_input`."""
         return [n for n in self.adaptive if fix_input or n != self.input_layer]
-
-
-def mlp_adapter(model: MLP, **_) -> ModelAdapter:
-    """MLP: each hidden linear's output (before BatchNorm) and the logits; fc1 reads pixels."""
-    hidden = [f"fc{i}" for i in range(1, model.depth)]
-    layers = (*hidden, "classifier")
-    return ModelAdapter(
-        layers=layers,
-        penultimate=f"act{model.depth - 1}",
-        reduce=None,
-        linears={n: (n,) for n in layers},
-        activations={n: f"act{i}" for i, n in enumerate(hidden, start=1)},
-        adaptive=layers,
-        input_layer="fc1",
-    )
-
-
-def vit_adapter(model: ViT, *, etf_linears: str = "both", **_) -> ModelAdapter:
-    """ViT: each block's CLS token and the logits; fixing a block replaces its feedforward
-    linears `etf_linears` (fc1, fc2 or both). Adaptive-ETF fixes blocks only (the ETF-Transformer
-    fixes feedforward layers); no measured layer reads pixels (the patch embedding is never
-    fixed)."""
-    blocks = [f"blocks.{i}" for i in range(len(model.blocks))]
-    linears = {b: tuple(ffn_linear_names([i], etf_linears)) for i, b in enumerate(blocks)}
-    return ModelAdapter(
-        layers=(*blocks, "head"),
-        penultimate="norm",
-        reduce=cls_features,
-        linears={**linears, "head": ("head",)},
-        activations={b: f"{b}.ffn.act" for b in blocks},
-        adaptive=tuple(blocks),
-        input_layer=None,
-    )
-
-
-def cnn_adapter(model: SmallCNN, **_) -> ModelAdapter:
-    """SmallCNN (the README's worked example): the second conv block (flattened) and the head's
-    linears are measured; the head's linears can be fixed, the convolutions cannot."""
-    return ModelAdapter(
-        layers=("conv2", "fc1", "fc2", "classifier"),
-        penultimate="act2",
-        reduce=None,
-        linears={"conv2": (), "fc1": ("fc1",), "fc2": ("fc2",), "classifier": ("classifier",)},
-        activations={"conv2": "act_c2", "fc1": "act1", "fc2": "act2"},
-        adaptive=("fc1", "fc2", "classifier"),
-        input_layer=None,
-    )
-
-
-ADAPTERS: dict[type[nn.Module], Callable[..., ModelAdapter]] = {
-    MLP: mlp_adapter,
-    ViT: vit_adapter,
-    SmallCNN: cnn_adapter,
-}
-
-
-def adapter_for(model: nn.Module, **options) -> ModelAdapter:
-    """The registered adapter of `model`'s class, built for this instance."""
-    for cls, make in ADAPTERS.items():
-        if isinstance(model, cls):
-            return make(model, **options)
-    known = ", ".join(c.__name__ for c in ADAPTERS)
-    raise TypeError(f"no ModelAdapter for {type(model).__name__}: register one ({known})")

@@ -1,14 +1,40 @@
 """The paper's MLP: `depth` linear layers, BatchNorm and ReLU between them.
 
 As in the paper author's code: fc1 (in_dim -> width), fc2 ... fc{depth-1} (width -> width), each
-followed by BatchNorm1d (optional) and ReLU, then `classifier` (width -> K). What is measured
-(each linear's output, before BatchNorm, and the logits) is `nc_core.models.adapter.mlp_adapter`.
+followed by BatchNorm1d (optional) and ReLU, then `classifier` (width -> K). Measured: each
+linear's output, before BatchNorm, and the logits (`mlp_adapter`); the model itself knows
+nothing of measurement.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 from torch import nn
+
+from nc_core.models.adapter import ModelAdapter
+from nc_core.models.registry import BuildContext, register_model
+
+
+@dataclass(frozen=True)
+class MLPOptions:
+    """The MLP's part of a run's configuration (columns mlp_width, mlp_depth, mlp_batch_norm)."""
+
+    width: int = field(default=400, metadata={"help": "MLP hidden width", "min": 1})
+    depth: int = field(default=8, metadata={"help": "MLP linear layers in all", "min": 2})
+    batch_norm: bool = field(
+        default=True, metadata={"help": "MLP BatchNorm1d after each hidden linear"}
+    )
+
+    def check(self, ctx: BuildContext) -> None:
+        """A canonical ETF classifier needs width >= K (K unit vectors of a simplex need K-1
+        dimensions, and the canonical frame takes the leading block)."""
+        if ctx.kind == "canonical" and self.width < ctx.num_classes:
+            raise ValueError(
+                f"RunConfig.mlp_width={self.width}: a canonical ETF classifier needs width >= "
+                f"num_classes={ctx.num_classes} (K unit vectors of a simplex need K-1 dimensions)"
+            )
 
 
 class MLP(nn.Module):
@@ -43,3 +69,35 @@ class MLP(nn.Module):
         for i in range(1, self.depth):
             h = getattr(self, f"act{i}")(getattr(self, f"bn{i}")(getattr(self, f"fc{i}")(h)))
         return self.classifier(h)  # (B, K)
+
+
+def mlp_adapter(model: MLP, opts: MLPOptions | None = None) -> ModelAdapter:
+    """MLP: each hidden linear's output (before BatchNorm) and the logits; fc1 reads pixels."""
+    hidden = [f"fc{i}" for i in range(1, model.depth)]
+    layers = (*hidden, "classifier")
+    return ModelAdapter(
+        layers=layers,
+        penultimate=f"act{model.depth - 1}",
+        reduce=None,
+        linears={n: (n,) for n in layers},
+        activations={n: f"act{i}" for i, n in enumerate(hidden, start=1)},
+        adaptive=layers,
+        input_layer="fc1",
+    )
+
+
+@register_model(
+    "mlp",
+    options=MLPOptions,
+    adapter=mlp_adapter,
+    presets={"smoke": {"width": 64, "depth": 4}, "quick": {}, "paper": {}},
+)
+def build_mlp(opts: MLPOptions, ctx: BuildContext) -> MLP:
+    """The paper's MLP (Liu, arXiv 2412.00884): depth 8, width 400, BatchNorm by default."""
+    return MLP(
+        in_dim=ctx.in_features,
+        width=opts.width,
+        depth=opts.depth,
+        num_classes=ctx.num_classes,
+        batch_norm=opts.batch_norm,
+    )

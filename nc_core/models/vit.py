@@ -2,9 +2,9 @@
 
 timm-style injection: the model asks a `linear_factory(name, in_features, out_features)` for
 every feedforward linear, so a variant is a different factory, never a flag inside `forward`.
-Which linears the ETF-Transformer of Liu 2024 fixes, and the factory that fixes them, are
-`nc_core.models.vit_fixing`; what is measured (each block's CLS token and the logits) is
-`nc_core.models.adapter.vit_adapter`. The model knows nothing of either.
+Which linears the ETF-Transformer of Liu 2024 fixes, and what is measured (each block's CLS token
+and the logits), are `nc_core.models.vit_fixing`, where the ViT is registered as a model. The
+model knows nothing of either.
 """
 
 from __future__ import annotations

@@ -1,18 +1,23 @@
-"""Which feedforward linears of a ViT the ETF-Transformer fixes, and the factory that fixes them.
+"""The ViT as a registered model: its options, what is measured, and which feedforward linears
+the ETF-Transformer fixes.
 
 The ETF-Transformer of Liu 2024 (arXiv 2412.00884, sec. on transformers) fixes the feedforward
-layers of chosen ViT blocks to simplex ETFs. A block spec (`parse_blocks`) and a choice of
-linears (`FFN_LINEARS`) name them (`ffn_linear_names`); `etf_factory` is the `linear_factory`
-that builds them fixed, so `nc_core.models.vit.ViT` itself stays a plain model.
+layers of chosen ViT blocks. A block spec (`parse_blocks`) and a choice of linears
+(`FFN_LINEARS`) name them (`ffn_linear_names`); `build_vit` builds the plain `nc_core.models.vit
+.ViT` and fixes them in place, as the run's kind, before training. Fixing after the model's own
+initialisation means kind "freeze" keeps exactly the initial weights the baseline of the same
+seed starts from; the ETF kinds get the frame of their shape and a per-layer seed.
 """
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from dataclasses import dataclass, field
+from typing import Literal
 
-from nc_core.fixing.etf import FIXED_KINDS, ETFLinear, layer_seed
-from nc_core.models.vit import LinearFactory, default_linear
+from nc_core.fixing.etf import freeze_to_etf, layer_seed
+from nc_core.models.adapter import ModelAdapter
+from nc_core.models.registry import BuildContext, register_model
+from nc_core.models.vit import ViT, cls_features
 
 FFN_LINEARS = ("fc1", "fc2", "both")
 
@@ -28,14 +33,14 @@ def parse_blocks(spec: str, depth: int) -> list[int]:
         return list(range(depth))
     head, sep, tail = s.partition(":")
     if sep:
-        if head not in ("first", "last") or not tail.strip().isdigit():
+        if head not in ("first", "last") or not tail.strip().isdigit() or not tail.isascii():
             raise ValueError(f"{bad}: {forms}")
         n = int(tail)
         if not 1 <= n <= depth:
             raise ValueError(f"{bad}: N={n} must lie in 1..{depth}")
         return list(range(n)) if head == "first" else list(range(depth - n, depth))
     items = [item.strip() for item in s.split(",")]
-    if not all(item.isdigit() for item in items):
+    if not all(item.isdigit() and item.isascii() for item in items):
         raise ValueError(f"{bad}: {forms}")
     blocks = sorted({int(item) for item in items})
     if blocks[-1] >= depth:
@@ -51,31 +56,98 @@ def ffn_linear_names(blocks: list[int], linears: str) -> list[str]:
     return [f"blocks.{i}.ffn.{fc}" for i in blocks for fc in suffixes]
 
 
-def etf_factory(names: set[str], *, kind: str, seed: int) -> LinearFactory:
-    """A `linear_factory` fixing the linears in `names` from construction; others are nn.Linear.
+@dataclass(frozen=True)
+class ViTOptions:
+    """The ViT's part of a run's configuration (columns vit_dim ... vit_etf_linears)."""
 
-    kind "canonical" / "rotated": an ETFLinear whose weight is a simplex ETF.
-    kind "orthogonal": a seeded random (semi-)orthogonal weight at the ETF's Frobenius norm: the
-    control "any fixed isometry", at the ETF's scale (top singular value 1).
-    kind "freeze": at construction there is no trained weight to keep, so the layer is fixed at a
-    random init (trunc-normal, std .02, as the trained linears start; top singular value about
-    0.4 for 64 x 128): the control "fixed at the init's scale". Scale and structure both differ
-    from an ETF here; compare with orthogonal to separate them.
-    """
-    if kind not in FIXED_KINDS:
-        raise ValueError(f"etf_factory kind={kind!r}: expected one of {FIXED_KINDS}")
-    names = frozenset(names)
+    dim: int = field(default=64, metadata={"help": "ViT token width", "min": 1})
+    depth: int = field(default=6, metadata={"help": "ViT transformer blocks", "min": 1})
+    heads: int = field(
+        default=4, metadata={"help": "ViT attention heads (must divide dim)", "min": 1}
+    )
+    patch: int = field(
+        default=7, metadata={"help": "ViT patch size (must divide the image size)", "min": 1}
+    )
+    mlp_ratio: int = field(
+        default=2, metadata={"help": "ViT feedforward hidden = ratio * dim", "min": 1}
+    )
+    dropout: float = field(default=0.0, metadata={"help": "ViT dropout probability", "min": 0.0})
+    etf_blocks: str = field(
+        default="none",
+        metadata={
+            "help": "ETF-Transformer: blocks whose feedforward is fixed from the start: none, "
+            "all, last:N, first:N or a comma list of indices"
+        },
+    )
+    etf_linears: Literal[FFN_LINEARS] = field(
+        default="both", metadata={"help": "ETF-Transformer: feedforward linears to fix"}
+    )
 
-    def make(name: str, in_features: int, out_features: int) -> nn.Module:
-        if name not in names:
-            return default_linear(name, in_features, out_features)
-        s = layer_seed(name, seed)
-        if kind != "freeze":  # canonical, rotated, orthogonal: built from the shape and a seed
-            return ETFLinear(in_features, out_features, kind=kind, seed=s)
-        linear = nn.Linear(in_features, out_features)
-        g = torch.Generator().manual_seed(s)
-        nn.init.trunc_normal_(linear.weight, std=0.02, generator=g)
-        nn.init.zeros_(linear.bias)
-        return ETFLinear.from_linear(linear, kind="freeze", seed=s)
+    def check(self, ctx: BuildContext) -> None:
+        """Square images whose side the patch divides, heads dividing dim, a valid block spec."""
+        if len(ctx.input_shape) != 3 or ctx.input_shape[1] != ctx.input_shape[2]:
+            raise ValueError(
+                f"RunConfig.model='vit': needs square images (C, H, H), the dataset gives "
+                f"samples of shape {ctx.input_shape}"
+            )
+        side = ctx.input_shape[1]
+        if side % self.patch:
+            raise ValueError(f"RunConfig.vit_patch={self.patch}: must divide the image size {side}")
+        if self.dim % self.heads:
+            raise ValueError(
+                f"RunConfig.vit_dim={self.dim}: must be divisible by vit_heads={self.heads}"
+            )
+        if not self.dropout < 1.0:
+            raise ValueError(f"RunConfig.vit_dropout={self.dropout}: must lie in [0, 1)")
+        try:
+            parse_blocks(self.etf_blocks, self.depth)
+        except ValueError as err:
+            raise ValueError(f"RunConfig.vit_{err}") from None
 
-    return make
+    def fixed_linears(self) -> list[str]:
+        """The feedforward linears fixed from the start."""
+        return ffn_linear_names(parse_blocks(self.etf_blocks, self.depth), self.etf_linears)
+
+
+def vit_adapter(model: ViT, opts: ViTOptions | None = None) -> ModelAdapter:
+    """ViT: each block's CLS token and the logits; fixing a block replaces its feedforward
+    linears `etf_linears` (fc1, fc2 or both). Adaptive-ETF fixes blocks only (the ETF-Transformer
+    fixes feedforward layers); no measured layer reads pixels (the patch embedding is never
+    fixed)."""
+    etf_linears = opts.etf_linears if opts is not None else "both"
+    blocks = [f"blocks.{i}" for i in range(len(model.blocks))]
+    linears = {b: tuple(ffn_linear_names([i], etf_linears)) for i, b in enumerate(blocks)}
+    return ModelAdapter(
+        layers=(*blocks, "head"),
+        penultimate="norm",
+        reduce=cls_features,
+        linears={**linears, "head": ("head",)},
+        activations={b: f"{b}.ffn.act" for b in blocks},
+        adaptive=tuple(blocks),
+        input_layer=None,
+    )
+
+
+@register_model(
+    "vit",
+    options=ViTOptions,
+    adapter=vit_adapter,
+    presets={"smoke": {"dim": 32, "depth": 2, "heads": 2}},
+)
+def build_vit(opts: ViTOptions, ctx: BuildContext) -> ViT:
+    """A small pre-norm ViT; the ETF-Transformer's feedforward linears fixed as `ctx.kind`."""
+    channels, side, _ = ctx.input_shape
+    model = ViT(
+        image_size=side,
+        patch_size=opts.patch,
+        channels=channels,
+        dim=opts.dim,
+        depth=opts.depth,
+        heads=opts.heads,
+        mlp_ratio=opts.mlp_ratio,
+        num_classes=ctx.num_classes,
+        dropout=opts.dropout,
+    )
+    for name in opts.fixed_linears():
+        freeze_to_etf(model, name, kind=ctx.kind, seed=layer_seed(name, ctx.seed))
+    return model

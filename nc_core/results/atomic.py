@@ -98,3 +98,18 @@ def check_writable(path: str | os.PathLike, *, flag: str, directory: bool = Fals
         raise ValueError(
             f"{flag} {path}: cannot write in {folder} ({err.strerror}); pass a writable place"
         ) from None
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` (UTF-8) to `path` atomically."""
+    return write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_parquet_atomic(df, path: str | os.PathLike) -> Path:
+    """Write the DataFrame `df` to `path` as Parquet (no index) atomically."""
+    return write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+
+def write_csv_atomic(df, path: str | os.PathLike) -> Path:
+    """Write the DataFrame `df` to `path` as CSV (no index) atomically."""
+    return write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))

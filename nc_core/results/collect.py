@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nc_core.results.records import EPOCH_COLUMNS, write_parquet_atomic
+from nc_core.results.pair import write_pair
+from nc_core.results.records import EPOCH_COLUMNS, model_option_columns, upgrade_table
 
 LAYERS_SUFFIX = ".layers.parquet"
 
@@ -54,9 +55,14 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _same_columns(df: pd.DataFrame, path: Path, first: pd.DataFrame, first_path: Path) -> None:
-    if list(df.columns) != list(first.columns):
-        missing = [c for c in first.columns if c not in df.columns]
-        extra = [c for c in df.columns if c not in first.columns]
+    """Refuse tables whose columns differ, but for the model options (runs of different models
+    carry different `<model>_<option>` columns; the study table has nulls where they differ)."""
+    options = set(model_option_columns())
+    ours = [c for c in df.columns if c not in options]
+    theirs = [c for c in first.columns if c not in options]
+    if ours != theirs:
+        missing = [c for c in theirs if c not in ours]
+        extra = [c for c in ours if c not in theirs]
         raise CollectError(
             f"{path}: columns differ from {first_path} (missing {missing}, extra {extra}"
             f"{', order' if not missing and not extra else ''}); collect tables written by "
@@ -78,7 +84,7 @@ def collect(paths: list[Path], study: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             )
         stems[path.stem] = path
         layers_path = path.with_suffix(LAYERS_SUFFIX)
-        ep, ly = _read(path), _read(layers_path)
+        ep, ly = upgrade_table(_read(path)), upgrade_table(_read(layers_path))
         missing = [c for c in EPOCH_COLUMNS if c not in ep.columns]
         if missing:
             raise CollectError(f"{path}: not an nc_core epoch table (missing {missing})")
@@ -109,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     except CollectError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    for df, target in zip((epochs, layers), targets, strict=True):
-        write_parquet_atomic(df, target)
+    write_pair(epochs, layers, *targets)  # both or neither, one generation stamp
     trials = epochs["trial_id"].nunique()
     print(f"wrote {targets[0]} ({len(epochs)} rows, {trials} trials) and {targets[1]}")
     return 0

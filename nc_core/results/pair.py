@@ -1,9 +1,10 @@
 """The epochs and layers tables as one pair: written together, read back only as a match.
 
-`write_pair` replaces both Parquet files together or not at all (`nc_core.results.atomic.write_together`)
-and stamps both with one generation id in the Parquet schema metadata (key `GENERATION_KEY`).
-`read_pair` reads them back and refuses a pair whose ids differ, naming both files: the trace of
-a write that replaced one file and not the other, or of files copied from different runs.
+`write_pair` replaces both Parquet files together or not at all
+(`nc_core.results.atomic.write_together`) and stamps both with one generation id in the Parquet
+schema metadata (key `GENERATION_KEY`). `read_pair` reads them back and refuses a pair whose ids
+differ, naming both files: the trace of a write that replaced one file and not the other, or of
+files copied from different runs.
 """
 
 from __future__ import annotations

@@ -3,9 +3,15 @@
 `EpochRecord` (one per epoch) holds a `LayerRecord` per measured layer. `to_frames` turns a run's
 records into the two tables documented in the README:
 
-- epochs: one row per (trial, epoch): `EPOCH_COLUMNS` plus every `RunConfig` field as a column.
-- layers: one row per (trial, epoch, layer) for epochs where NC was measured: `LAYER_COLUMNS`
-  plus every `RunConfig` field.
+- epochs: one row per (trial, epoch): `EPOCH_COLUMNS`, then the run's config (`config_columns`).
+- layers: one row per (trial, epoch, layer) for epochs where NC was measured: `LAYER_COLUMNS`,
+  then the run's config.
+
+The config columns are `RunConfig.to_dict()`: `model`, the model's options as `<model>_<option>`
+(`mlp_width`, `vit_dim`: `model_option_columns`), then every other run field (`CONFIG_COLUMNS`).
+A row carries its own model's options only; tables of several models have nulls elsewhere.
+Tables written by nc-core 0.1 are read through `upgrade_table`. docs/tables.md documents every
+column (a test keeps it equal to these lists).
 
 Records are plain dataclasses of Python scalars, so they round-trip through `asdict` and
 `torch.save(..., weights_only=True)` checkpoints.
@@ -14,14 +20,12 @@ Records are plain dataclasses of Python scalars, so they round-trip through `asd
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
-from nc_core.results.atomic import write_atomic
-from nc_core.train.config import RunConfig
+from nc_core.models import MODELS, get_model
+from nc_core.train.config import LEGACY_KEYS, RunConfig
 
 
 @dataclass
@@ -124,7 +128,34 @@ LAYER_COLUMNS = [
     "fixed_as",
     "fixed_epoch",
 ]
-CONFIG_COLUMNS = list(RunConfig.__dataclass_fields__)
+# Run fields: config columns every row has (the model's options come after `model`).
+CONFIG_COLUMNS = [f for f in RunConfig.__dataclass_fields__ if f != "arch"]
+
+
+def model_option_columns() -> list[str]:
+    """`<model>_<option>` for every registered model's options, in registration order."""
+    return [f"{m}_{o}" for m in MODELS for o in get_model(m).option_names()]
+
+
+def config_columns(cfg: RunConfig) -> list[str]:
+    """The config columns of a row of `cfg`: `model`, its options, then the other run fields."""
+    return list(cfg.to_dict())
+
+
+def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A table written by nc-core 0.1 (one flat config: `width`, `etf_blocks`, every model's
+    fields in every row) read as today's: renamed columns (`LEGACY_KEYS`), and each model's
+    option columns null in the rows of other models. Today's tables pass through unchanged."""
+    renames = {old: new for old, new in LEGACY_KEYS.items() if old in df and new not in df}
+    if not renames or "model" not in df:
+        return df
+    df = df.rename(columns=renames)
+    for m in MODELS:
+        cols = [f"{m}_{o}" for o in get_model(m).option_names() if f"{m}_{o}" in df]
+        if cols:
+            other = df["model"] != m
+            df[cols] = df[cols].astype(object).where(~other, None)
+    return df
 
 
 def to_frames(
@@ -150,11 +181,6 @@ def to_frames(
             lrow["layer_index"] = lrow.pop("index")
             lrow["fixed"] = bool(lr_.fixed_as)
             layer_rows.append({**ident, "epoch": r.epoch, "layer": name, **lrow, **config})
-    epochs = pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS + CONFIG_COLUMNS)
-    layers = pd.DataFrame(layer_rows, columns=LAYER_COLUMNS + CONFIG_COLUMNS)
+    epochs = pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS + list(config))
+    layers = pd.DataFrame(layer_rows, columns=LAYER_COLUMNS + list(config))
     return epochs, layers
-
-
-def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write `df` to `path` through a temporary file and a rename: never a half-written table."""
-    return write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))

@@ -2,7 +2,8 @@
 storage folder.
 
 `check_study` runs every check and creates nothing. A study's Tune experiment folder holds a
-marker (`SPEC_FILE`, the study's `StudySpec.describe()`): `claim` writes it when the study first
+marker (`SPEC_FILE`, the study's `StudySpec.describe()` and its `StudyType`, which the analysis
+reads): `claim` writes it when the study first
 runs, and `check_claim` refuses a different study under the same storage and name. No Ray here.
 """
 
@@ -14,7 +15,8 @@ from pathlib import Path
 import pyarrow.fs
 
 from nc_core.results.atomic import check_writable
-from nc_core.study.spec import StudyOptions, StudySpec
+from nc_core.study.declaration import STUDY_KEY
+from nc_core.study.spec import StudyOptions, StudySpec, comparable
 
 SPEC_FILE = "nc_study.json"  # in a study's Tune experiment folder: what the study is
 
@@ -69,8 +71,9 @@ def check_claim(spec: StudySpec, path: str) -> None:
     fs, marker, mine = study_marker(spec, path)
     if fs.get_file_info(marker).type == pyarrow.fs.FileType.File:
         with fs.open_input_stream(marker) as f:
-            theirs = f.read().decode()
-        if json.loads(theirs) != json.loads(mine):
+            theirs = json.loads(f.read().decode())
+        theirs.pop(STUDY_KEY, None)  # what kind of study it is: drawn by, not identified by
+        if comparable(theirs) != comparable(json.loads(mine)):
             raise ValueError(
                 f"--name {spec.name}: {path} holds a different study (other trials, grid or "
                 f"base config; see {marker}). Rerun with the original arguments to resume it, "
@@ -79,10 +82,15 @@ def check_claim(spec: StudySpec, path: str) -> None:
 
 
 def claim(spec: StudySpec, path: str) -> None:
-    """Record which study owns `path` (check_claim has refused a different one there)."""
+    """Record which study owns `path` (check_claim has refused a different one there), with
+    its `StudyType` under `STUDY_KEY` for the analysis. A marker already there is kept as it
+    is: a study first run by nc-core 0.1 has none, and its type is inferred from its trials."""
     fs, marker, mine = study_marker(spec, path)
     if fs.get_file_info(marker).type == pyarrow.fs.FileType.File:
         return
+    data = json.loads(mine)
+    if spec.study_type is not None:
+        data[STUDY_KEY] = spec.study_type.to_dict()
     fs.create_dir(marker.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(marker) as f:
-        f.write(mine.encode())
+        f.write(json.dumps(data, sort_keys=True, indent=1).encode())

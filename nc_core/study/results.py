@@ -18,11 +18,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from nc_core.results.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS, EpochRecord, to_frames
-from nc_core.train.state import load_state, save_state
-from nc_core.study.spec import SCALARS, StudyOptions, StudySpec
 from nc_core.results.pair import write_pair
+from nc_core.results.records import (
+    CONFIG_COLUMNS,
+    EPOCH_COLUMNS,
+    LAYER_COLUMNS,
+    EpochRecord,
+    to_frames,
+)
+from nc_core.study.spec import SCALARS, StudyOptions, StudySpec
 from nc_core.study.trial import run_config_of
+from nc_core.train.state import load_state, save_state
 
 STATE_FILE, META_FILE = "state.pt", "meta.json"
 

@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
-from nc_core.cli.args import check_choices
-from nc_core.train.config import RunConfig
+from nc_core.fields import check_choices
 from nc_core.results.records import EpochRecord
+from nc_core.study.declaration import StudyType
+from nc_core.train.config import RunConfig, canonical_keys, upgrade_keys
 
-CONFIG_FIELDS = {f.name: f for f in fields(RunConfig)}
 SCALARS = [f.name for f in fields(EpochRecord) if f.name not in ("layers", "fixed_layers")]
 DISTRIBUTIONS = ("uniform", "loguniform", "choice")  # of a search space, as Ray Tune names them
 
@@ -27,6 +27,9 @@ class StudySpec:
     `trials`: each trial's overrides of `base` (RunConfig fields). `space`: field -> (distribution,
     *args) with distribution one of `DISTRIBUTIONS`, e.g. {"eps": ("loguniform", 0.01, 0.3)},
     searched by Optuna for `objectives` ((metric, "max" | "min"), ...) of the last epoch.
+    `study_type`: what kind of study it is (`nc_core.study.declaration`), stored beside it for
+    the analysis; not part of what identifies it (`describe`), so declaring a title or figure
+    set later still resumes a stored study.
     """
 
     name: str
@@ -35,6 +38,7 @@ class StudySpec:
     space: dict[str, tuple] = field(default_factory=dict)
     num_samples: int = 0
     objectives: tuple[tuple[str, str], ...] = (("test_acc", "max"),)
+    study_type: StudyType | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
@@ -43,19 +47,26 @@ class StudySpec:
             raise ValueError(
                 f"StudySpec {self.name!r}: give either `trials` or `space`, not both or neither"
             )
+        model = self.base.model
+        canonical = []
         for i, overrides in enumerate(self.trials):
-            unknown = set(overrides) - set(CONFIG_FIELDS)
-            if unknown:
-                raise ValueError(
-                    f"StudySpec {self.name!r} trial {i}: {sorted(unknown)} are not RunConfig fields"
-                )
-            self.base.replace(**overrides).validate()
-        for key, (dist, *_) in self.space.items():
-            if key not in CONFIG_FIELDS or dist not in DISTRIBUTIONS:
+            try:  # each trial's keys as flat config keys (`width` -> `mlp_width`), checked
+                keys = canonical_keys(overrides.get("model", model), overrides)
+                self.base.replace(**keys).validate()
+            except ValueError as err:
+                raise ValueError(f"StudySpec {self.name!r} trial {i}: {err}") from None
+            canonical.append(keys)
+        object.__setattr__(self, "trials", tuple(canonical))
+        space = {}
+        for key, (dist, *args) in self.space.items():
+            flat = next(iter(canonical_keys(model, {key: None})))
+            if dist not in DISTRIBUTIONS or flat not in self.base.to_dict() or flat == "model":
                 raise ValueError(
                     f"StudySpec {self.name!r} space[{key!r}]: expected a RunConfig "
-                    f"field and a distribution in {tuple(DISTRIBUTIONS)}"
+                    f"field or model option and a distribution in {tuple(DISTRIBUTIONS)}"
                 )
+            space[flat] = (dist, *args)
+        object.__setattr__(self, "space", space)
         if self.space and self.num_samples < 1:
             raise ValueError(f"StudySpec.num_samples={self.num_samples}: a search needs >= 1")
         for metric, mode in self.objectives:
@@ -163,3 +174,23 @@ class StudyOptions:
                     f"StudyOptions.cpus_per_trial={self.cpus_per_trial}: the local Ray has "
                     f"{cpus} CPUs; a trial needing more would wait forever"
                 )
+
+
+def comparable(description: dict) -> dict:
+    """A stored `StudySpec.describe()` in today's names, so that a study described by nc-core
+    0.1 (a flat base with `width`, trials setting `depth`) compares equal to the same study
+    described now."""
+    out = dict(description)
+    base = out.get("base")
+    if isinstance(base, dict):
+        cfg = RunConfig.from_dict(base)
+        out["base"] = cfg.to_dict()
+        model = cfg.model
+        out["trials"] = [
+            canonical_keys(t.get("model", model), upgrade_keys(t)) for t in out.get("trials", [])
+        ]
+        out["space"] = {
+            next(iter(canonical_keys(model, upgrade_keys({k: None})))): v
+            for k, v in out.get("space", {}).items()
+        }
+    return out

@@ -1,17 +1,14 @@
 """A study's result tables read for people: final epochs, seed averages, Pareto fronts, CSV.
 
-Pure pandas over the epochs table of `nc_core.results.records` (one row per trial and epoch); the study
-scripts print these and the analysis builds on `final_epochs`.
+Pure pandas over the epochs table of `nc_core.results.records` (one row per trial and epoch); the
+study scripts print these and the analysis builds on `final_epochs`.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
 
-from nc_core.results.atomic import write_atomic
+from nc_core.results.atomic import write_csv_atomic  # noqa: F401  (kept importable here)
 
 
 def final_epochs(epochs: pd.DataFrame) -> pd.DataFrame:
@@ -31,11 +28,6 @@ def pareto_front(df: pd.DataFrame, objectives: tuple[tuple[str, str], ...]) -> p
         for i in range(len(values))
     ]
     return df[keep].sort_values(objectives[0][0], ascending=objectives[0][1] == "min")
-
-
-def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write `df` as CSV through a temporary file and a rename."""
-    return write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
 def summarize_final(last: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -9,8 +9,9 @@ are the columns of Tune's progress table that show them. No Ray here.
 
 from __future__ import annotations
 
-from nc_core.train.config import RunConfig
-from nc_core.study.spec import CONFIG_FIELDS, StudySpec
+from nc_core.models import MODELS, get_model
+from nc_core.study.spec import StudySpec
+from nc_core.train.config import RUN_FIELDS, RunConfig, canonical_keys, upgrade_keys
 
 TRIAL_KEY = "trial"
 EVERY_KEY = "_checkpoint_every"  # param keys outside RunConfig start with "_" (studies stored
@@ -18,17 +19,39 @@ FAIL_KEY = "_fail_at_epoch"  # before the base moved to the closure hold them, a
 
 
 def run_config_of(config: dict, base: dict | None = None) -> RunConfig:
-    """The RunConfig of a trial: `base`, then the Tune config's flat fields, then its grid
-    overrides under TRIAL_KEY."""
-    params = {**(base or {}), **config, **config.get(TRIAL_KEY, {})}
-    return RunConfig(**{k: params[k] for k in CONFIG_FIELDS if k in params}).validate()
+    """The RunConfig of a trial: `base` (a flat `RunConfig.to_dict()`), then the Tune config's
+    flat fields, then its grid overrides under TRIAL_KEY. Names of nc-core 0.1 (`width`) are
+    read as today's, so studies stored then still resume and export."""
+    base = upgrade_keys(base or {})
+    flat = upgrade_keys({k: v for k, v in config.items() if k != TRIAL_KEY})
+    grid = upgrade_keys(config.get(TRIAL_KEY, {}))
+    model = grid.get("model", flat.get("model", base.get("model", "mlp")))
+    params = {**base, **canonical_keys(model, flat), **canonical_keys(model, grid)}
+    return RunConfig.from_dict(params).validate()
+
+
+def is_config_key(key: str) -> bool:
+    """Whether `key` is a run field or a flat model option (`mlp_width`)."""
+    if key in RUN_FIELDS:
+        return key != "arch"
+    return any(
+        key.startswith(f"{m}_") and key[len(m) + 1 :] in get_model(m).option_names() for m in MODELS
+    )
+
+
+def short_key(key: str) -> str:
+    """A flat model option's short name (`mlp_width` -> `width`); other keys as they are."""
+    for m in MODELS:
+        if key.startswith(f"{m}_") and key[len(m) + 1 :] in get_model(m).option_names():
+            return key[len(m) + 1 :]
+    return key
 
 
 def trial_name(config: dict) -> str:
     """`eps0.1-rotated-s0`: a trial's name in Tune's output, from what its `config` varies."""
     varying = config.get(TRIAL_KEY)
     if varying is None:  # a search: the sampled fields
-        varying = {k: v for k, v in config.items() if k in CONFIG_FIELDS}
+        varying = {k: v for k, v in config.items() if is_config_key(k)}
     return trial_label(varying)
 
 
@@ -45,7 +68,7 @@ def override_columns(spec: StudySpec) -> dict[str, str]:
 def trial_label(overrides: dict) -> str:
     """A trial's readable name from the fields it sets: `eps0.1-rotated-s0`, `baseline-s0`,
     `w32-d3-from1-canonical-s0` (depth_width), `last1-both-canonical-s0` (vit_blocks)."""
-    rest = dict(overrides)
+    rest = {short_key(k): v for k, v in upgrade_keys(overrides).items()}
     parts = [f"{key[0]}{rest.pop(key)}" for key in ("width", "depth") if key in rest]
     seed, policy, blocks = (
         rest.pop("seed", None),

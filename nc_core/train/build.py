@@ -3,20 +3,19 @@ optimizer, the learning-rate schedule, and the one action that fixes a layer."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
 from torch import nn
 
-from nc_core.models.adapter import ModelAdapter, adapter_for
-from nc_core.train.config import TRAIN_PER_CLASS, RunConfig
-from nc_core.data.split import Split, synthetic_classes
+from nc_core.data import load_dataset
+from nc_core.data.split import Split
 from nc_core.fixing.etf import freeze_to_etf, layer_seed
-from nc_core.data.fashion_mnist import load_fashion_mnist
-from nc_core.models.mlp import MLP
 from nc_core.fixing.policy import AdaptiveETF, NoFreeze, StaticETF
-from nc_core.models.vit import ViT
-from nc_core.models.vit_fixing import etf_factory, ffn_linear_names, parse_blocks
+from nc_core.models import get_model
+from nc_core.models.adapter import ModelAdapter
+from nc_core.train.config import RunConfig
 
 
 def resolve_device(name: str) -> torch.device:
@@ -29,47 +28,29 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_data(cfg: RunConfig) -> tuple[Split, Split]:
-    """(train, test) for `cfg.dataset`, before any subset is taken."""
-    if cfg.dataset == "synthetic":
-        return synthetic_classes(
-            cfg.num_classes, 32, TRAIN_PER_CLASS["synthetic"], seed=cfg.seed, n_test_per_class=100
-        )
-    return load_fashion_mnist()
+    """(train, test) of `cfg.dataset`, before any subset is taken."""
+    return load_dataset(cfg.dataset, seed=cfg.seed, num_classes=cfg.K)
 
 
-def build_model(cfg: RunConfig, in_dim: int) -> nn.Module:
-    """The network of `cfg`, its ViT feedforward ETFs (etf_blocks) already in place.
+def build_model(cfg: RunConfig, input_shape: tuple[int, ...] | None = None) -> nn.Module:
+    """The network of `cfg`, built by its registered builder for the dataset's sample shape
+    (or `input_shape`, the shape of one sample of data handed to `train` directly).
 
     Seeds torch's RNG with `cfg.seed` before building, so arms of one seed share every initial
     weight they have in common (matched arms), and re-seeds after, so what draws from it later
     (dropout) does not depend on which arm was built."""
     torch.manual_seed(cfg.seed)
-    if cfg.model == "mlp":
-        model = MLP(
-            in_dim=in_dim,
-            width=cfg.width,
-            depth=cfg.depth,
-            num_classes=cfg.num_classes,
-            batch_norm=cfg.batch_norm,
-        )
-    else:
-        names = set(ffn_linear_names(parse_blocks(cfg.etf_blocks, cfg.vit_depth), cfg.etf_linears))
-        model = ViT(
-            patch_size=cfg.vit_patch,
-            dim=cfg.vit_dim,
-            depth=cfg.vit_depth,
-            heads=cfg.vit_heads,
-            mlp_ratio=cfg.vit_mlp_ratio,
-            num_classes=cfg.num_classes,
-            dropout=cfg.vit_dropout,
-            linear_factory=etf_factory(names, kind=cfg.kind, seed=cfg.seed) if names else None,
-        )
+    ctx = cfg.build_context()
+    if input_shape is not None:
+        ctx = dataclasses.replace(ctx, input_shape=tuple(input_shape))
+    model = get_model(cfg.model).build(cfg.arch, ctx)
     torch.manual_seed(cfg.seed + 1)
     return model
 
 
 def build_adapter(cfg: RunConfig, model: nn.Module) -> ModelAdapter:
-    return adapter_for(model, etf_linears=cfg.etf_linears)
+    """What is measured and fixed in `model` (its registered adapter)."""
+    return get_model(cfg.model).adapter(model, cfg.arch)
 
 
 def build_policy(cfg: RunConfig, adapter: ModelAdapter):

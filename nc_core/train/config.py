@@ -1,42 +1,61 @@
-"""`RunConfig`: everything one training run needs, as one frozen, flat dataclass (presets:
+"""`RunConfig`: everything one training run needs, as one frozen dataclass (presets:
 `nc_core.train.presets`).
 
-Flat on purpose: `dataclasses.asdict(cfg)` is at once the command line (one flag per field), a
-Ray Tune `param_space`, and the config columns of every Parquet row, so any result traces back to
-its exact configuration. `validate()` runs before any work starts and names the field at fault.
+The run's own fields are flat; the network's options are one frozen dataclass declared in the
+model's file (`arch`: `MLPOptions`, `ViTOptions`, ...; `nc_core.models.registry`).
+`to_dict()` flattens both into one dict, the model's options named `<model>_<option>`
+(`mlp_width`, `vit_dim`): that dict is at once a Ray Tune `param_space`, a checkpoint's config and
+the config columns of every Parquet row, so any result traces back to its exact configuration;
+`from_dict` reads it back, and reads the names nc-core 0.1 used (`LEGACY_KEYS`). `of(**values)`
+and `replace(**changes)` also take an option's short name (`width=64`), resolved against the
+run's model. `validate()` runs before any work starts and names the field at fault.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
 import re
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from nc_core.cli.args import check_choices
+import torch
+
+from nc_core.data import DATASETS, get_dataset
+from nc_core.fields import check_fields
 from nc_core.fixing.etf import FIXED_KINDS
-from nc_core.models.vit_fixing import FFN_LINEARS, parse_blocks
+from nc_core.models import MODELS, BuildContext, get_model
 
-# Each choice is declared once, as a Literal type; validation and every command line's choices
-# and --help derive from it (nc_core.cli.args). Kinds and ViT linears are declared where they are
-# built (nc_core.fixing.etf, nc_core.models.vit_fixing).
-Model = Literal["mlp", "vit"]
-Dataset = Literal["fashion_mnist", "synthetic"]
+# Each choice is declared once, as a Literal type or a registry; validation and every command
+# line's choices and --help derive from it (nc_core.fields). Kinds are declared where they are
+# built (nc_core.fixing.etf), models and datasets where they are registered.
 Optimizer = Literal["sgd", "adamw"]
 Schedule = Literal["constant", "multistep", "cosine"]
 Policy = Literal["none", "adaptive", "static"]
 Kind = Literal[FIXED_KINDS]
 Mode = Literal["layer", "beyond"]
 Precision = Literal["fp32", "bf16"]
-VitLinears = Literal[FFN_LINEARS]
 KINDS = typing.get_args(Kind)
-# Train images per class of each dataset (the smallest class): `subset` is checked against it
-# before any data is loaded. Synthetic data draws this many per class (nc_core.train.build.load_data).
-TRAIN_PER_CLASS = {"fashion_mnist": 6000, "synthetic": 300}
 DEVICE_FORM = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 MAX_SEED = 2**32 - 2  # seed + 1 seeds torch too; numpy-style seeds stay below 2**32
+# Config keys of nc-core 0.1, whose RunConfig was one flat dataclass: read as today's names.
+LEGACY_KEYS = {
+    "width": "mlp_width",
+    "depth": "mlp_depth",
+    "batch_norm": "mlp_batch_norm",
+    "etf_blocks": "vit_etf_blocks",
+    "etf_linears": "vit_etf_linears",
+}
+
+
+def model_names() -> tuple[str, ...]:
+    return MODELS.names()
+
+
+def dataset_names() -> tuple[str, ...]:
+    return DATASETS.names()
 
 
 @dataclass(frozen=True)
@@ -44,32 +63,18 @@ class RunConfig:
     """One training run. Field docs double as the command line's `--help`."""
 
     # model
-    model: Model = field(default="mlp", metadata={"help": "network"})
-    width: int = field(default=400, metadata={"help": "MLP hidden width"})
-    depth: int = field(default=8, metadata={"help": "MLP linear layers in all (>= 2)"})
-    batch_norm: bool = field(
-        default=True, metadata={"help": "MLP BatchNorm1d after each hidden linear"}
+    model: str = field(
+        default="mlp", metadata={"help": "network (a registered model)", "choices": model_names}
     )
-    vit_dim: int = field(default=64, metadata={"help": "ViT token width"})
-    vit_depth: int = field(default=6, metadata={"help": "ViT transformer blocks"})
-    vit_heads: int = field(
-        default=4, metadata={"help": "ViT attention heads (must divide vit_dim)"}
-    )
-    vit_patch: int = field(default=7, metadata={"help": "ViT patch size (must divide 28)"})
-    vit_mlp_ratio: int = field(default=2, metadata={"help": "ViT feedforward hidden = ratio * dim"})
-    vit_dropout: float = field(default=0.0, metadata={"help": "ViT dropout probability"})
-    etf_blocks: str = field(
-        default="none",
-        metadata={
-            "help": "ViT blocks whose feedforward is fixed from the start: none, all, "
-            "last:N, first:N or a comma list of indices"
-        },
-    )
-    etf_linears: VitLinears = field(
-        default="both", metadata={"help": "ViT feedforward linears to fix"}
+    arch: Any = field(
+        default=None,
+        metadata={"help": "the model's options (its options dataclass; None: its defaults)"},
     )
     # data
-    dataset: Dataset = field(default="fashion_mnist", metadata={"help": "training data"})
+    dataset: str = field(
+        default="fashion_mnist",
+        metadata={"help": "training data (a registered dataset)", "choices": dataset_names},
+    )
     subset: int | None = field(
         default=None, metadata={"help": "first N train images per class (None: all)"}
     )
@@ -137,38 +142,93 @@ class RunConfig:
     eval_every: int = field(
         default=1, metadata={"help": "measure NC every N epochs (and at the last)"}
     )
-    num_classes: int = field(
-        default=10, metadata={"help": "classes (synthetic data only; 10 otherwise)"}
+    num_classes: int | None = field(
+        default=None,
+        metadata={
+            "help": "classes K of generated data (none: the dataset's own K, 10 for generated data)"
+        },
     )
 
-    def replace(self, **changes) -> RunConfig:
-        return dataclasses.replace(self, **changes)
+    def __post_init__(self) -> None:
+        data = DATASETS.get(self.dataset) if self.dataset in DATASETS else None
+        if data is not None and data.num_classes is None and self.num_classes is None:
+            object.__setattr__(self, "num_classes", 10)  # generated data: K always written
+        elif data is not None and data.num_classes == self.num_classes:
+            object.__setattr__(self, "num_classes", None)  # the dataset's own K: one spelling
+        entry = get_model(self.model)
+        if self.arch is None:
+            object.__setattr__(self, "arch", entry.options())
+        elif isinstance(self.arch, Mapping):
+            object.__setattr__(self, "arch", entry.options(**self.arch))
+        elif type(self.arch) is not entry.options:
+            raise ValueError(
+                f"RunConfig.arch: a {type(self.arch).__name__}, but model={self.model!r} takes "
+                f"{entry.options.__name__}"
+            )
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    # ---------------------------------------------------------------- flat form
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat form: every run field, the model's options as `<model>_<option>`."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "arch":
+                out.update(
+                    {f"{self.model}_{k}": v for k, v in dataclasses.asdict(self.arch).items()}
+                )
+            else:
+                out[f.name] = getattr(self, f.name)
+        return out
+
+    @classmethod
+    def from_dict(cls, flat: Mapping[str, Any], *, strict: bool = False) -> RunConfig:
+        """A RunConfig from its flat form (`to_dict`), or one of nc-core 0.1 (`LEGACY_KEYS`).
+
+        Keys of another model's options are ignored (a 0.1 config carries every model's);
+        `strict` refuses them and any unknown key, naming the key."""
+        flat = upgrade_keys(flat)
+        model = flat.get("model", RUN_FIELDS["model"].default)
+        entry = get_model(model)
+        prefix, names = f"{model}_", entry.option_names()
+        arch, run = {}, {}
+        for key, value in flat.items():
+            if key in RUN_FIELDS and key != "arch":
+                run[key] = value
+            elif key.startswith(prefix) and key[len(prefix) :] in names:
+                arch[key[len(prefix) :]] = value
+            elif strict:
+                raise ValueError(unknown_key(key, model))
+        return cls(**run, arch=entry.options(**arch))
+
+    @classmethod
+    def of(cls, **values: Any) -> RunConfig:
+        """A RunConfig from flat keys or option short names (`RunConfig.of(model="vit",
+        dim=32)`), every other field at its default; ValueError naming an unknown key."""
+        model = values.get("model", RUN_FIELDS["model"].default)
+        return cls.from_dict(canonical_keys(model, values), strict=True)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with `changes` (flat keys or option short names). A new `model` starts from
+        its own default options, then takes the option changes given."""
+        model = changes.get("model", self.model)
+        base = self.to_dict()
+        if model != self.model:
+            base = {k: v for k, v in base.items() if k in RUN_FIELDS}
+        return RunConfig.from_dict({**base, **canonical_keys(model, changes)}, strict=True)
+
+    def build_context(self) -> BuildContext:
+        """What the model is built for: the dataset's sample shape and classes, kind, seed."""
+        data = get_dataset(self.dataset)
+        K = data.num_classes or self.num_classes or 10
+        return BuildContext(data.input_shape, K, kind=self.kind, seed=self.seed)
+
+    # ---------------------------------------------------------------- checks
 
     def validate(self) -> RunConfig:
         """Raise ValueError naming the first invalid field; return self when all are valid."""
-        for name, hint in typing.get_type_hints(RunConfig).items():
-            value = getattr(self, name)
-            if float in (hint, *typing.get_args(hint)) and isinstance(value, float):
-                if not math.isfinite(value):
-                    raise ValueError(f"RunConfig.{name}={value}: must be a finite number")
-        check_choices(self)
-        positive = (
-            "width",
-            "epochs",
-            "batch_size",
-            "patience",
-            "eval_every",
-            "vit_dim",
-            "vit_depth",
-            "vit_heads",
-            "vit_patch",
-            "vit_mlp_ratio",
-            "num_classes",
-        )
-        for name in positive:
+        check_fields(self, label="RunConfig.")
+        check_fields(self.arch, label=f"RunConfig.{self.model}_")
+        for name in ("epochs", "batch_size", "patience", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"RunConfig.{name}={getattr(self, name)}: must be >= 1")
         for name in ("subset", "nc_samples", "max_fixed", "fix_from"):
@@ -177,73 +237,124 @@ class RunConfig:
                 raise ValueError(f"RunConfig.{name}={value}: must be positive (or None)")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"RunConfig.seed={self.seed}: must lie in 0..{MAX_SEED}")
-        if self.num_classes < 2:
-            raise ValueError(f"RunConfig.num_classes={self.num_classes}: a classifier needs >= 2")
         if not DEVICE_FORM.fullmatch(self.device):
             raise ValueError(
                 f"RunConfig.device={self.device!r}: expected auto, cpu, mps, cuda or cuda:N"
             )
-        per_class = TRAIN_PER_CLASS[self.dataset]
-        if self.subset is not None and self.subset > per_class:
-            raise ValueError(
-                f"RunConfig.subset={self.subset}: {self.dataset} has {per_class} train images "
-                f"per class; pass at most {per_class} (or none for all)"
-            )
-        if self.model == "vit":
-            try:
-                parse_blocks(self.etf_blocks, self.vit_depth)
-            except ValueError as err:
-                raise ValueError(f"RunConfig.{err}") from None
-        elif self.etf_blocks.strip().lower() != "none":
-            raise ValueError(
-                f"RunConfig.etf_blocks={self.etf_blocks!r}: only the ViT has blocks "
-                "(model='vit'); the MLP takes none"
-            )
-        n_layers = self.vit_depth + 1 if self.model == "vit" else self.depth
-        if self.fix_from is not None and self.fix_from >= n_layers:
-            raise ValueError(
-                f"RunConfig.fix_from={self.fix_from}: the {self.model} has {n_layers} measured "
-                f"layers; expected 0..{n_layers - 1}"
-            )
         if not 0.0 <= self.eps <= 1.0:
             raise ValueError(f"RunConfig.eps={self.eps}: an NCC error threshold must lie in [0, 1]")
-        if self.depth < 2:
-            raise ValueError(f"RunConfig.depth={self.depth}: the MLP needs >= 2 linear layers")
         if self.lr <= 0:
             raise ValueError(f"RunConfig.lr={self.lr}: must be > 0")
         if not 0.0 <= self.momentum < 1.0:
             raise ValueError(f"RunConfig.momentum={self.momentum}: must lie in [0, 1)")
-        if not 0.0 <= self.vit_dropout < 1.0:
-            raise ValueError(f"RunConfig.vit_dropout={self.vit_dropout}: must lie in [0, 1)")
-        for name in ("momentum", "weight_decay", "min_epoch", "warmup_epochs"):
+        for name in ("weight_decay", "min_epoch", "warmup_epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"RunConfig.{name}={getattr(self, name)}: must be >= 0")
-        if self.dataset == "fashion_mnist" and self.num_classes != 10:
+        if self.policy == "static" and self.fix_from is None:
             raise ValueError(
-                f"RunConfig.num_classes={self.num_classes}: Fashion-MNIST has 10 classes"
+                "RunConfig.fix_from=None: policy='static' needs the first fixed layer index"
             )
-        if self.model == "mlp" and self.width < self.num_classes and self.kind == "canonical":
+        data = get_dataset(self.dataset)
+        if self.num_classes is not None:
+            if self.num_classes < 2:
+                raise ValueError(
+                    f"RunConfig.num_classes={self.num_classes}: a classifier needs >= 2"
+                )
+            if data.num_classes is not None and self.num_classes != data.num_classes:
+                raise ValueError(
+                    f"RunConfig.num_classes={self.num_classes}: {self.dataset} has "
+                    f"{data.num_classes} classes (leave num_classes unset)"
+                )
+        if self.subset is not None and self.subset > data.train_per_class:
             raise ValueError(
-                f"RunConfig.width={self.width}: a canonical ETF classifier needs width >= "
-                f"num_classes={self.num_classes} (K unit vectors of a simplex need K-1 dimensions)"
+                f"RunConfig.subset={self.subset}: {self.dataset} has {data.train_per_class} "
+                f"train samples per class; pass at most {data.train_per_class} (or none for all)"
             )
-        if self.policy == "static":
-            if self.fix_from is None:
+        ctx = self.build_context()
+        get_model(self.model).check(self.arch, ctx)
+        if self.fix_from is not None:
+            n_layers = len(measured_layers(self.model, self.arch, ctx))
+            if self.fix_from >= n_layers:
                 raise ValueError(
-                    "RunConfig.fix_from=None: policy='static' needs the first fixed layer index"
+                    f"RunConfig.fix_from={self.fix_from}: the {self.model} has {n_layers} "
+                    f"measured layers; expected 0..{n_layers - 1}"
                 )
-        if self.model == "vit":
-            if 28 % self.vit_patch:
-                raise ValueError(
-                    f"RunConfig.vit_patch={self.vit_patch}: must divide the image size 28"
-                )
-            if self.vit_dim % self.vit_heads:
-                raise ValueError(
-                    f"RunConfig.vit_dim={self.vit_dim}: must be divisible by "
-                    f"vit_heads={self.vit_heads}"
-                )
-        if self.model == "vit" and self.dataset == "synthetic":
-            raise ValueError(
-                "RunConfig.dataset='synthetic': the ViT needs images (use fashion_mnist)"
-            )
         return self
+
+    @property
+    def K(self) -> int:
+        """The number of classes: the dataset's, or `num_classes` for generated data (10 when
+        unset)."""
+        return self.build_context().num_classes
+
+
+RUN_FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
+
+
+@functools.lru_cache(maxsize=64)
+def measured_layers(model: str, arch: Any, ctx: BuildContext) -> tuple[str, ...]:
+    """The measured layers of model `model` with options `arch` built for `ctx`, input to
+    output (the model is built once on the CPU, torch's RNG left as it was)."""
+    entry = get_model(model)
+    with torch.random.fork_rng(devices=[]):
+        net = entry.build(arch, ctx)
+    return tuple(entry.adapter(net, arch).layers)
+
+
+def upgrade_keys(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """`flat` with nc-core 0.1's key names (`LEGACY_KEYS`) read as today's."""
+    out = {}
+    for key, value in flat.items():
+        new = LEGACY_KEYS.get(key, key)
+        if new not in flat or new == key:
+            out[new] = value
+    return out
+
+
+def canonical_keys(model: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with each option short name (`width`) written as its flat key (`mlp_width`)
+    for `model`; run fields and flat keys as they are."""
+    names = get_model(model).option_names()
+    return {
+        (f"{model}_{k}" if k in names and k not in RUN_FIELDS else k): v for k, v in values.items()
+    }
+
+
+def unknown_key(key: str, model: str) -> str:
+    """The message for a config key that is neither a run field nor an option of `model`."""
+    import difflib
+
+    entry = get_model(model)
+    for other in MODELS:
+        if other != model and key.startswith(f"{other}_"):
+            if key[len(other) + 1 :] in get_model(other).option_names():
+                return (
+                    f"RunConfig.{key}: an option of model {other!r}, and this run's model is "
+                    f"{model!r} (its options: {', '.join(entry.option_names())})"
+                )
+    owners = [m for m in MODELS if key in get_model(m).option_names()]
+    if owners:
+        return (
+            f"RunConfig.{key}: an option of model {' and '.join(map(repr, owners))}, and this "
+            f"run's model is {model!r} (its options: {', '.join(entry.option_names())})"
+        )
+    known = [k for k in RUN_FIELDS if k != "arch"] + list(entry.option_names())
+    close = difflib.get_close_matches(key, known, n=3)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"RunConfig.{key}: not a run field nor an option of model {model!r}{hint}"
+
+
+def parse_setting(model: str, key: str, text: str) -> tuple[str, Any]:
+    """One `KEY=VALUE` setting read for a run of `model`: (flat key, typed value). KEY is a run
+    field, an option of `model` (short or `<model>_<option>`), or a 0.1 name; ValueError names
+    KEY and what is allowed, suggesting the closest names."""
+    from nc_core.fields import parse_value
+
+    key = LEGACY_KEYS.get(key, key) if key not in RUN_FIELDS else key
+    if key in RUN_FIELDS and key != "arch":
+        return key, parse_value(RunConfig, key, text)
+    entry = get_model(model)
+    short = key[len(model) + 1 :] if key.startswith(f"{model}_") else key
+    if short in entry.option_names():
+        return f"{model}_{short}", parse_value(entry.options, short, text)
+    raise ValueError(unknown_key(key, model))

@@ -1,9 +1,10 @@
 """Training with neural-collapse measurement and ETF policies: `train(cfg) -> RunResult`.
 
 Per epoch: one pass over the in-memory train split (a seeded permutation slices batches), then
-every `eval_every` epochs an NC evaluation (`nc_core.measure.evaluate`), then the policy decides which
-layers to fix. A fixed layer's parameters leave the optimizer, momentum buffers included, so the
-savings are real. Runs without Ray; its command line is `python -m nc_core.train` (`nc_core.cli.train`).
+every `eval_every` epochs an NC evaluation (`nc_core.measure.evaluate`), then the policy decides
+which layers to fix. A fixed layer's parameters leave the optimizer, momentum buffers included, so
+the savings are real. Runs without Ray; its command line is `python -m nc_core.train`
+(`nc_core.cli.train`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
+from nc_core.data.split import Split, batches, stratified_subset
+from nc_core.fixing.etf import ETFLinear, count_parameters
+from nc_core.measure.evaluate import Evaluation, evaluate
+from nc_core.models.adapter import ModelAdapter
+from nc_core.results.records import EpochRecord, LayerRecord
 from nc_core.train.build import (
     build_adapter,
     build_model,
@@ -28,33 +35,65 @@ from nc_core.train.build import (
     resolve_device,
 )
 from nc_core.train.config import RunConfig
-from nc_core.data.split import Split, batches, stratified_subset
-from nc_core.fixing.etf import count_parameters, freeze_to_etf, layer_seed
-from nc_core.measure.evaluate import evaluate
-from nc_core.results.records import EpochRecord
 from nc_core.train.resume import check_resume
 from nc_core.train.state import TrainState
 from nc_core.train.step import TrainStep
-from nc_core.models.vit_fixing import parse_blocks
 
 OnEpoch = Callable[[EpochRecord, TrainState], None]
 
 
 @dataclass
 class RunResult:
+    """A finished (or diverged) run: its config, one record per epoch, status, final state."""
+
     cfg: RunConfig
     records: list[EpochRecord]
     status: str  # "ok" | "diverged"
     state: TrainState
 
 
+@dataclass(frozen=True)
+class Fixed:
+    """One fixed measured layer: the epoch at whose end it was fixed (0: before training), what
+    it became, and whether the model's builder fixed it (so a restore rebuilds it by building)."""
+
+    epoch: int
+    kind: str
+    linears: tuple[str, ...]
+    built: bool = False
+
+
 def optimizer_state_bytes(opt: torch.optim.Optimizer) -> int:
+    """Bytes of the optimizer's per-parameter state tensors (momentum, Adam moments)."""
     return sum(
         v.numel() * v.element_size()
         for s in opt.state.values()
         for v in s.values()
         if torch.is_tensor(v) and v.ndim > 0
     )
+
+
+def built_fixed(model: nn.Module, adapter: ModelAdapter) -> dict[str, Fixed]:
+    """The measured layers whose linears the builder made fixed (an ETF-Transformer's blocks)."""
+    out = {}
+    for layer in adapter.layers:
+        mods = [model.get_submodule(n) for n in adapter.linears_of(layer)]
+        if mods and all(isinstance(m, ETFLinear) for m in mods):
+            out[layer] = Fixed(0, mods[0].kind, adapter.linears_of(layer), built=True)
+    return out
+
+
+def layer_records(ev: Evaluation, fixed: dict[str, Fixed]) -> dict[str, LayerRecord]:
+    """The evaluation's per-layer measures as records, each with its fixed state."""
+    out = {}
+    for name, m in ev.layers.items():
+        fix = fixed.get(name)
+        out[name] = LayerRecord(
+            **m.as_dict(),
+            fixed_as=fix.kind if fix else "",
+            fixed_epoch=fix.epoch if fix else -1,
+        )
+    return out
 
 
 class _Run:
@@ -75,16 +114,13 @@ class _Run:
             else stratified_subset(train, cfg.nc_samples)
         )
         self.train, self.nc, self.test = (s.to(self.device) for s in (train, nc, test))
-        self.model = build_model(cfg, in_dim=train.x[0].numel()).to(self.device)
+        self.model = build_model(cfg, input_shape=tuple(train.x.shape[1:])).to(self.device)
         self.adapter = build_adapter(cfg, self.model)
         self.policy = build_policy(cfg, self.adapter)
-        self.fixed: dict[str, str] = {}  # linear name -> kind (the policy's fixes)
-        self.fixed_layers: dict[str, int] = {}  # measured layer -> epoch it was fixed at
+        # The one map of what is fixed: measured layer -> when, as what, which linears.
+        self.fixed: dict[str, Fixed] = built_fixed(self.model, self.adapter)
         if state is None:
             self.epoch, self.records, self.status = 0, [], "ok"
-            if cfg.model == "vit":  # ETF feedforwards built in from the start count as fixed
-                for i in parse_blocks(cfg.etf_blocks, cfg.vit_depth):
-                    self.fixed_layers[f"blocks.{i}"] = 0
             self._fix(self.policy.initial(list(self.adapter.layers)), epoch=0)
             self.opt = build_optimizer(cfg, self.model)
         else:
@@ -101,38 +137,51 @@ class _Run:
 
     def _fix(self, layers: list[str], *, epoch: int) -> list[str]:
         """Fix each of `layers` not fixed yet, as the policy's kind; return those fixed."""
-        new = [n for n in layers if n not in self.fixed_layers]
+        new = [n for n in layers if n not in self.fixed]
+        kind = self.policy.kind
         for layer in new:
-            kind, seed = self.policy.kind, self.cfg.seed
-            self.fixed.update(fix_layer(self.model, self.adapter, layer, kind, seed))
-            self.fixed_layers[layer] = epoch
+            fix_layer(self.model, self.adapter, layer, kind, self.cfg.seed)
+            self.fixed[layer] = Fixed(epoch, kind, self.adapter.linears_of(layer))
         return new
 
+    def _decide(self, record: EpochRecord) -> None:
+        """After the evaluation of epoch `self.epoch`: fix what the policy has ready, record it
+        in `record.fixed_at_end`, and drop the fixed parameters from the optimizer. Not after the
+        last epoch: a layer fixed then would be neither trained nor measured."""
+        if self.epoch >= self.cfg.epochs:
+            return
+        new = self._fix(self.policy.ready(self.epoch), epoch=self.epoch)
+        if new:
+            record.fixed_at_end = [*record.fixed_at_end, *new]
+            self.opt = rebuild_optimizer(self.cfg, self.model, self.opt)
+
     def _restore(self, state: TrainState) -> None:
-        for name, kind in state.fixed.items():
-            freeze_to_etf(self.model, name, kind=kind, seed=layer_seed(name, self.cfg.seed))
+        for layer, epoch in state.fixed_layers.items():
+            if layer in self.fixed:  # built fixed: the builder made it so again
+                continue
+            linears = self.adapter.linears_of(layer)
+            kind = state.fixed.get(linears[0], self.policy.kind) if linears else self.policy.kind
+            fix_layer(self.model, self.adapter, layer, kind, self.cfg.seed)
+            self.fixed[layer] = Fixed(epoch, kind, linears)
         self.model.load_state_dict(state.model)
         self.opt = build_optimizer(self.cfg, self.model)
         self.opt.load_state_dict(state.optimizer)
         self.policy.load_state_dict(state.policy)
-        self.fixed, self.fixed_layers = dict(state.fixed), dict(state.fixed_layers)
         self.epoch, self.records, self.status = state.epoch, list(state.records), state.status
         torch.set_rng_state(state.rng["cpu"])
         if "cuda" in state.rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(state.rng["cuda"], self.device)
         last = self.records[-1] if self.records else None
-        if last is not None and last.layers and self.epoch < self.cfg.epochs:
+        if last is not None and last.layers:
             # An extended run: the decision skipped after the old last epoch is taken now,
             # exactly as a run of this length would have taken it then.
-            new = self._fix(self.policy.ready(self.epoch), epoch=self.epoch)
-            if new:
-                last.fixed_at_end = [*last.fixed_at_end, *new]
-                self.opt = rebuild_optimizer(self.cfg, self.model, self.opt)
+            self._decide(last)
 
     def state(self) -> TrainState:
         rng = {"cpu": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        by_policy = {n: f for n, f in self.fixed.items() if not f.built}
         return TrainState(
             config=self.cfg.to_dict(),
             epoch=self.epoch,
@@ -140,8 +189,8 @@ class _Run:
             model=self.model.state_dict(),
             optimizer=self.opt.state_dict(),
             policy=self.policy.state_dict(),
-            fixed=dict(self.fixed),
-            fixed_layers=dict(self.fixed_layers),
+            fixed={name: f.kind for f in by_policy.values() for name in f.linears},
+            fixed_layers={n: f.epoch for n, f in self.fixed.items()},
             records=list(self.records),
             rng=rng,
         )
@@ -172,11 +221,10 @@ class _Run:
 
         Every field of the record describes the model as it was trained and measured in this
         epoch; `fixed_at_end` says what the policy fixed afterwards. After the last epoch the
-        policy only observes: a layer fixed then would be neither trained nor measured, and the
-        returned model is the one measured."""
+        policy only observes, and the returned model is the one measured."""
         cfg = self.cfg
         trainable, total = count_parameters(self.model)
-        fixed_now = [n for n in self.adapter.layers if n in self.fixed_layers]
+        fixed_now = [n for n in self.adapter.layers if n in self.fixed]
         train_loss, train_acc, seconds = self.train_epoch()
         self.epoch += 1
         record = EpochRecord(
@@ -202,20 +250,15 @@ class _Run:
                 self.adapter,
                 self.nc,
                 self.test,
-                num_classes=cfg.num_classes,
+                num_classes=cfg.K,
                 autocast=self.autocast,
             )
-            record.test_loss, record.test_acc, record.layers = ev.test_loss, ev.test_acc, ev.layers
+            record.test_loss, record.test_acc = ev.test_loss, ev.test_acc
             record.pred_classes, record.pred_entropy = ev.pred_classes, ev.pred_entropy
+            record.layers = layer_records(ev, self.fixed)
             record.eval_seconds = time.perf_counter() - start
-            for name, rec in record.layers.items():
-                if name in self.fixed_layers:
-                    rec.fixed_as, rec.fixed_epoch = self.policy.kind, self.fixed_layers[name]
-            self.policy.observe({n: 1.0 - r.train_ncc_acc for n, r in record.layers.items()})
-            if self.epoch < cfg.epochs:
-                record.fixed_at_end = self._fix(self.policy.ready(self.epoch), epoch=self.epoch)
-                if record.fixed_at_end:
-                    self.opt = rebuild_optimizer(cfg, self.model, self.opt)
+            self.policy.observe({n: m.train_ncc_error for n, m in ev.layers.items()})
+            self._decide(record)
         self.records.append(record)
         return record
 

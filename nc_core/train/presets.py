@@ -1,16 +1,22 @@
 """Presets: the paper's setting and smaller versions of it, each a partial `RunConfig`.
 
 `preset(name, **overrides)` is the one way to turn a name into a validated config; the command
-line's `--preset` and every study start from one.
+line's `--preset` and every study start from one. A preset's values are run fields and the
+options of its model; a model may add its own size for a preset name (`smoke` for the ViT is
+dim 32, depth 2: `nc_core.models.registry.ModelEntry.presets`), used when the preset runs with
+that model (`preset("smoke", model="vit")`).
 """
 
 from __future__ import annotations
 
-from nc_core.train.config import RunConfig
+from typing import Any
+
+from nc_core.models import get_model
+from nc_core.train.config import RunConfig, canonical_keys
 
 # `paper` is the author's MLP recipe (depth 8, width 400, BN, 300 epochs, SGD 0.01 / 0.9 / 5e-4,
 # batch 128).
-PRESETS: dict[str, dict] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(model="mlp", width=400, depth=8, batch_norm=True, epochs=300, nc_samples=1000),
     "quick": dict(model="mlp", width=400, depth=8, batch_norm=True, epochs=30),
     "smoke": dict(
@@ -49,9 +55,9 @@ PRESETS: dict[str, dict] = {
         model="vit",
         epochs=2,
         subset=30,
-        vit_dim=32,
-        vit_depth=2,
-        vit_heads=2,
+        dim=32,
+        depth=2,
+        heads=2,
         optimizer="adamw",
         lr=1e-3,
         weight_decay=0.05,
@@ -61,8 +67,26 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def preset(name: str, **overrides) -> RunConfig:
-    """The named preset with `overrides` applied, validated."""
+def preset_values(name: str, model: str | None = None) -> dict[str, Any]:
+    """The flat values preset `name` sets, for `model` (default: the preset's own). With another
+    model, the preset's run fields apply and the model's own options for `name`, if any."""
     if name not in PRESETS:
         raise ValueError(f"preset {name!r}: expected one of {tuple(PRESETS)}")
-    return RunConfig(**{**PRESETS[name], **overrides}).validate()
+    values = dict(PRESETS[name])
+    own = values.get("model", "mlp")
+    model = model or own
+    entry = get_model(model)
+    if model != own:
+        options = set(get_model(own).option_names())
+        values = {k: v for k, v in values.items() if k not in options}
+    values["model"] = model
+    return {**canonical_keys(model, entry.presets.get(name, {})), **canonical_keys(model, values)}
+
+
+def preset(name: str, **overrides: Any) -> RunConfig:
+    """The named preset with `overrides` (run fields, flat keys or option short names) applied,
+    validated."""
+    values = preset_values(name, overrides.get("model"))
+    model = values["model"]
+    flat = {**values, **canonical_keys(model, overrides)}
+    return RunConfig.from_dict(flat, strict=True).validate()

@@ -22,12 +22,15 @@ def check_resume(cfg: RunConfig, state: TrainState) -> None:
     a longer or shorter run is allowed only where the schedule does not depend on its length
     (constant, with or without warm-up)."""
     ignore = ("epochs", "device", "compile")  # compile: how the step runs, not what it computes
+    try:  # a state saved by nc-core 0.1 holds its flat config: read with today's names
+        old = RunConfig.from_dict(state.config)
+    except (TypeError, ValueError) as err:
+        raise ResumeError(f"the training state's config cannot be read ({err})") from None
     ours = {k: v for k, v in cfg.to_dict().items() if k not in ignore}
-    theirs = {k: v for k, v in state.config.items() if k not in ignore}
+    theirs = {k: v for k, v in old.to_dict().items() if k not in ignore}
     if ours != theirs:
         diff = sorted(k for k in ours if ours[k] != theirs.get(k))
         raise ResumeError(f"the training state was made with a different config (fields {diff})")
-    old = RunConfig(**state.config)
     if state.epoch > cfg.epochs:
         raise ResumeError(
             f"the training state holds {state.epoch} epochs, past epochs={cfg.epochs}"

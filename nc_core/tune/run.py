@@ -22,9 +22,10 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from nc_core.study.spec import StudyOptions, StudySpec
+from nc_core.registry import plugin_files
 from nc_core.study.checks import check_study, claim, experiment_path, storage_uri
 from nc_core.study.results import StudyResult, no_result, write_tables
+from nc_core.study.spec import StudyOptions, StudySpec
 from nc_core.study.trial import TRIAL_KEY, trial_name
 from nc_core.tune.console import console, progress_reporter, trial_lines, tune_verbosity
 from nc_core.tune.local_ray import init_ray
@@ -61,6 +62,7 @@ def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
             fail_at=opts.fail_at_epoch,
             quiet=opts.verbose == 0,
             tensorboard=str(Path(opts.tensorboard).resolve()) if opts.tensorboard else None,
+            plugins=plugin_files(),
         )
         fn = tune.with_resources(fn, {"cpu": opts.cpus_per_trial, "gpu": gpus})
         print(f"study {spec.name}: {path}; each trial {opts.cpus_per_trial} CPU, {gpus} GPU")

@@ -14,11 +14,12 @@ from pathlib import Path
 import torch
 from ray import tune
 
+from nc_core.registry import load_plugins
 from nc_core.results.records import EpochRecord
-from nc_core.train.state import load_state
 from nc_core.study.results import STATE_FILE, reported_metrics, write_checkpoint
-from nc_core.train.loop import train
 from nc_core.study.trial import EVERY_KEY, FAIL_KEY, run_config_of
+from nc_core.train.loop import train
+from nc_core.train.state import load_state
 
 
 class InjectedFailure(RuntimeError):
@@ -32,12 +33,15 @@ def trainable(
     fail_at: int | None = None,
     quiet: bool = False,
     tensorboard: str | None = None,
+    plugins: list[str] | None = None,
 ) -> None:
     """Tune function trainable: one `train` run of `base` with the trial's `config` over it,
     resumed from Tune's checkpoint when it has one. `every`: checkpoint every N epochs;
     `fail_at`: testing, the first attempt raises InjectedFailure at this epoch; `quiet`: no INFO
     lines from Ray Train (one per checkpoint) in the driver's console; `tensorboard`: a folder
-    for this trial's event files (under its trial name)."""
+    for this trial's event files (under its trial name); `plugins`: files of the modules outside
+    nc_core that registered models or datasets in the driver, imported here first."""
+    load_plugins(plugins or [])
     if quiet:
         logging.getLogger("ray.train").setLevel(logging.WARNING)
     cfg = run_config_of(config, base)
