@@ -8,10 +8,12 @@ default fp32) select them, and the `on_device` fixture applies them to a `RunCon
 Asking for CUDA where torch sees none, or for bf16 without CUDA (bf16 autocast is CUDA only),
 stops the session with a message before any test runs: never a silent CPU run. With CUDA
 selected, deterministic algorithms are switched on (cuBLAS workspace set for them), so a resumed
-run can be compared bit for bit with an uninterrupted one. The tests that need Ray (the Tune
-studies and the cluster file) are not collected with CUDA selected, nor where Ray is missing:
-they test scheduling, not the device. Those that run studies share one local Ray for the
-session, `ray_session`.
+run can be compared bit for bit with an uninterrupted one.
+
+Tests skip by what they need, found when they are collected, not from a list kept by hand: a
+test module whose import fails because an optional package is missing (Ray or Optuna, as on a
+GPU machine without them; `OPTIONAL`) is reported as skipped, naming the package. Tests that
+run studies share one local Ray for the session, `ray_session`, which skips where Ray is absent.
 """
 
 from __future__ import annotations
@@ -26,16 +28,29 @@ import torch
 
 DEVICE = os.environ.get("NC_TEST_DEVICE", "cpu")
 PRECISION = os.environ.get("NC_TEST_PRECISION", "fp32")
-NEEDS_RAY = [  # test modules that import Ray (through studies/ or nc_core.tune) when collected
-    "test_bad_inputs.py",
-    "test_cluster.py",
-    "test_studies.py",
-    "test_study_cli.py",
-    "test_study_failures.py",
-    "test_trial.py",
-]
+OPTIONAL = ("ray", "optuna", "moto", "tensorboard")  # a test module needing one skips without it
 
-collect_ignore = NEEDS_RAY if DEVICE != "cpu" or importlib.util.find_spec("ray") is None else []
+
+def missing(name: str) -> bool:
+    """Whether the package `name` cannot be imported here."""
+    try:
+        return importlib.util.find_spec(name) is None
+    except (ImportError, ValueError):
+        return True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """A module that cannot be imported for want of an optional package is skipped, not failed."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and isinstance(collector, pytest.Module):
+        text = str(report.longrepr)
+        for name in OPTIONAL:
+            if f"No module named '{name}'" in text and missing(name):
+                report.outcome = "skipped"
+                report.longrepr = (str(collector.path), 0, f"Skipped: needs {name}, not installed")
+                break
 
 
 def pytest_configure(config):
@@ -59,8 +74,9 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
-    skipped = f"; not collected: {', '.join(collect_ignore)}" if collect_ignore else ""
-    return f"nc_core training tests on device={DEVICE}, precision={PRECISION}{skipped}"
+    gone = [n for n in OPTIONAL if missing(n)]
+    absent = f"; not installed (their tests skip): {', '.join(gone)}" if gone else ""
+    return f"nc_core training tests on device={DEVICE}, precision={PRECISION}{absent}"
 
 
 @pytest.fixture
@@ -73,7 +89,7 @@ def on_device():
 def ray_session():
     """One local Ray of 2 CPUs for the session: `run_study` joins it instead of starting its own
     (the modules that run studies request it for every test)."""
-    import ray  # here, not at the top: this file is loaded where Ray is missing too
+    ray = pytest.importorskip("ray")  # here, not at the top: loaded where Ray is missing too
 
     temp = tempfile.mkdtemp(prefix="ncray", dir="/tmp")  # short: Ray's socket paths are capped
     ray.init(

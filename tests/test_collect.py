@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.load import load_study
+from analysis.loading.load import load_study
 from nc_core.cli.train import main as train_main
 from nc_core.results.collect import main as collect_main
 
@@ -29,7 +29,9 @@ def test_collected_study_has_every_run_with_study_and_trial_id_filled(runs, tmp_
     assert len(study.epochs) == sum(len(df) for df in single.values())
     assert set(study.epochs.trial_id) == set(study.layers.trial_id) == {"base", "adaptive"}
     assert (study.epochs.study == "pair").all() and (study.layers.study == "pair").all()
-    assert list(study.epochs.columns) == list(single["base"].columns)
+    written = pd.read_parquet(out / "epochs.parquet")
+    assert list(written.columns) == list(single["base"].columns)
+    assert set(single["base"].columns) <= set(study.epochs.columns)  # + other models' options
     seeds = study.epochs.groupby("trial_id").seed.first().to_dict()
     assert seeds == {"base": 0, "adaptive": 1}
 
