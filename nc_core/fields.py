@@ -12,6 +12,7 @@ default is written twice.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -60,7 +61,13 @@ def parse_value(cls: type, name: str, text: str) -> Any:
         for value in allowed:
             if str(value) == text.strip():
                 return value
-        raise ValueError(f"{name}={text!r}: expected one of {{{','.join(map(str, allowed))}}}")
+        close = difflib.get_close_matches(text.strip(), [str(v) for v in allowed], n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        if "choices" in field_of(cls, name).metadata:  # a registry: others load by NC_PLUGINS
+            hint += "; one registered by another module loads with NC_PLUGINS=MODULE"
+        raise ValueError(
+            f"{name}={text!r}: expected one of {{{','.join(map(str, allowed))}}}{hint}"
+        )
     if base is bool:
         if low not in TRUE_TEXT + FALSE_TEXT:
             raise ValueError(f"{name}={text!r}: expected true or false")

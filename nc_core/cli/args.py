@@ -49,7 +49,7 @@ def _reader(cls: type, name: str):
         try:
             return parse_value(cls, name, text)
         except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err).partition(": ")[2]) from None
+            raise argparse.ArgumentTypeError(f"{text!r}: {str(err).partition(': ')[2]}") from None
 
     read.__name__ = getattr(base, "__name__", "value")  # argparse names the type in errors
     return read

@@ -12,6 +12,7 @@ import pandas as pd
 
 from nc_core.cli.args import Parser, add_fields, given
 from nc_core.fields import choices
+from nc_core.registry import load_plugins
 from nc_core.study.checks import check_study
 from nc_core.study.registry import StudyEntry
 from nc_core.study.spec import StudyOptions, StudySpec
@@ -42,6 +43,7 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
         "--name",
         help=f"study name: the Tune experiment and results/<name>/ (default: {name}-PRESET)",
     )
+    a("--model", choices=choices(RunConfig, "model"), help="override the preset's network")
     a("--dataset", choices=choices(RunConfig, "dataset"), help="override the preset's dataset")
     a(
         "--set",
@@ -54,7 +56,7 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
 
 
 def study_name(args: argparse.Namespace, stem: str) -> str:
-    """`--name`, else `stem-PRESET` (`eps_sweep-smoke`): each preset is its own study, so
+    """`--name`, else `stem-PRESET` (`my_sweep-smoke`): each preset is its own study, so
     running one size never collides with a study of another."""
     return args.name or f"{stem}-{args.preset}"
 
@@ -94,6 +96,10 @@ def study_main(entry: StudyEntry, argv: list[str] | None = None) -> int:
     first also seeds a search's sampler), its spec checked before any work (bad input: one
     line, exit 2), then Tune, then its summary. Returns the exit status of the result."""
     parser = study_parser(entry.doc)
+    try:  # models and datasets of other modules, before their names become choices
+        load_plugins()
+    except ValueError as err:
+        parser.error(str(err))
     add_study_args(parser, name=entry.name)
     if entry.options is not None:
         entry.options(parser)
@@ -121,6 +127,8 @@ def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields) -
     if name not in PRESETS:
         raise ValueError(f"--preset {args.preset!r}: no preset {name!r}")
     overrides = dict(study_fields)
+    if getattr(args, "model", None):
+        overrides["model"] = args.model
     if args.dataset:
         overrides["dataset"] = args.dataset
     settings = []
