@@ -5,7 +5,7 @@ epoch (60,000 images) plus its NC evaluation (the NC sample twice, the test set 
 side by side in one run. Beside each, the floor: the epoch's FLOPs (counted by
 `torch.utils.flop_counter` on the same work) divided by the matmul rate measured on this device
 in the same precision, and `ratio` = time / floor (1.0: nothing but dense matmuls at full rate).
-Goal (issue 13): the paper MLP's epoch, evaluation included, <= 0.5 s on an H100.
+Target: the paper MLP's epoch, evaluation included, <= 0.5 s on an H100-class GPU.
 
 `--quick` times a slice (`--per-class` train images per class, as many for the NC sample and the
 test set): the training pass is scaled to 60,000 images by its share of them; the evaluation is

@@ -7,7 +7,7 @@ device. Per N it prints:
   hour of runs this long (startup and compilation included);
 - steady: each trial's epoch time after its first epoch (training, NC evaluation, bookkeeping),
   and from it the trials per hour of `--project-epochs`-epoch runs (300: the paper), the figure
-  that packing is for; `x1` is each against N=1 (goal, issue 13: >= 3x at N >= 4);
+  that packing is for; `x1` is each against N=1 (target: >= 3x at N >= 4);
 - memory per trial: peak GPU memory (`torch.cuda.max_memory_allocated` in each process) and the
   peak RSS, the largest over the N processes.
 On the CPU each process gets cores // N threads (as Ray gives each trial its CPUs).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 13 on a GPU machine, in as few device commands as the 10-minute limit allows.
+# The GPU measurements (docs/gpu.md) on a GPU machine, in as few commands as a 10-minute limit
+# per command allows.
 #
 #   benchmarks/gpu_session.sh prepare               # here, before: data and pytest to carry
 #   benchmarks/gpu_session.sh [PHASE ...]           # there: tests bench pack paper (default all)

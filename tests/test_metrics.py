@@ -190,7 +190,7 @@ def test_safe_maps_non_finite_to_nan():
     assert math.isnan(safe(math.inf)) and math.isnan(safe(math.nan))
 
 
-# ------------------------------------------------- the measures of issue 9, against numpy
+# ------------------------------- CDNV, ranks, dead units and prediction entropy, against numpy
 
 
 def test_cdnv_equals_a_brute_force_loop_over_class_pairs():

@@ -45,7 +45,7 @@ def test_beyond_mode_fixes_the_suffix_from_the_effective_depth():
 
 
 def test_beyond_mode_never_fixes_a_layer_that_does_not_qualify():
-    # The review's case: only fc2 is under eps, so there is no qualifying suffix at all.
+    # Only fc2 is under eps, so there is no qualifying suffix at all.
     assert AdaptiveETF(0.1, patience=1, mode="beyond").decide(errors(0.5, 0.05, 0.3, 0.2), 1) == []
     capped = AdaptiveETF(0.1, patience=1, mode="beyond", max_fixed=2)
     assert capped.decide(errors(0.5, 0.05, 0.3, 0.2), 1) == []

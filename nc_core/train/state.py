@@ -20,7 +20,7 @@ import torch
 from nc_core.results.atomic import write_atomic
 from nc_core.results.records import EpochRecord
 
-STATE_VERSION = 3  # 2: records carry the measures and columns of issue 9; 3: checksum header
+STATE_VERSION = 3  # 2: records carry CDNV, ranks, dead units, fixed_at_end; 3: checksum header
 MAGIC = b"NCSTATE"
 
 
