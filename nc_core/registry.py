@@ -60,6 +60,7 @@ class Registry(Generic[T]):
         )
 
     def names(self) -> tuple[str, ...]:
+        """The registered names, in registration order."""
         return tuple(self._entries)
 
     def __contains__(self, name: object) -> bool:

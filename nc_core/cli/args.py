@@ -33,6 +33,7 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        """Exit with status 2 after the one-line error `PROG: error: message`."""
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 

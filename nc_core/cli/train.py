@@ -18,7 +18,7 @@ from nc_core.cli.args import Parser, add_fields, add_model_options, fail, given,
 from nc_core.registry import load_plugins
 from nc_core.results.atomic import check_writable
 from nc_core.results.pair import write_pair
-from nc_core.results.records import to_frames
+from nc_core.results.records import EpochRecord, to_frames
 from nc_core.train.config import RUN_FIELDS, RunConfig
 from nc_core.train.presets import PRESETS, preset, preset_values
 
@@ -26,6 +26,8 @@ PROG = "python -m nc_core.train"
 
 
 def build_parser() -> Parser:
+    """The parser of `python -m nc_core.train`: run options, every RunConfig field and model
+    option as a flag."""
     p = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--preset", default="quick", choices=sorted(PRESETS), help="base values (default: quick)"
@@ -58,7 +60,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return preset(args.preset, **overrides, **model_options(args, model))
 
 
-def progress_line(record, cfg: RunConfig) -> str:
+def progress_line(record: EpochRecord, cfg: RunConfig) -> str:
+    """The one-line progress report of epoch `record` of run `cfg` (loss, accuracies, fixed
+    layers, timings)."""
     fixed = ",".join(record.fixed_layers) or "-"
     test = f"test {record.test_acc:6.2%}" if record.layers else "test   n/a "
     return (
@@ -92,6 +96,8 @@ def check_outputs(out: Path | None, checkpoint: Path | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `python -m nc_core.train` on `argv` (default: sys.argv[1:]); return the exit status:
+    0 when the run finished, 1 when it diverged, 2 on bad input."""
     from nc_core.results.tensorboard import TensorBoardLogger, check_tensorboard
     from nc_core.train.build import resolve_device
     from nc_core.train.loop import train

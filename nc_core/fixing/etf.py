@@ -128,9 +128,11 @@ class ETFLinear(nn.Module):
         return layer.to(device=w.device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (..., in_features) -> x W^T + b (..., out_features), W the fixed weight."""
         return nn.functional.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
+        """The layer's shape and kind, shown in the module's repr."""
         return f"in_features={self.in_features}, out_features={self.out_features}, kind={self.kind}"
 
 

@@ -44,6 +44,7 @@ class NoFreeze(_FixedPlan):
     kind: str = "canonical"
 
     def initial(self, layers: list[str]) -> list[str]:
+        """Layers to fix before training, of `layers` (input-to-output order): none."""
         return []
 
 
@@ -60,6 +61,8 @@ class StaticETF(_FixedPlan):
             raise ValueError(f"StaticETF fix_from={self.fix_from}: must be >= 0")
 
     def initial(self, layers: list[str]) -> list[str]:
+        """Layers to fix before training, of `layers` (input-to-output order): those with
+        index >= fix_from; ValueError when the model has no layer at fix_from."""
         if self.fix_from >= len(layers):
             raise ValueError(
                 f"StaticETF fix_from={self.fix_from}: the model has {len(layers)} layers"
@@ -106,6 +109,8 @@ class AdaptiveETF:
             raise ValueError(f"AdaptiveETF mode={self.mode!r}: expected 'layer' or 'beyond'")
 
     def initial(self, layers: list[str]) -> list[str]:
+        """Layers to fix before training, of `layers` (input-to-output order): none; layers are
+        fixed as their NCC errors fall."""
         return []
 
     def observe(self, ncc_error: dict[str, float]) -> None:
@@ -142,7 +147,10 @@ class AdaptiveETF:
         return self.ready(epoch)
 
     def state_dict(self) -> dict:
+        """The policy's state to checkpoint: each layer's streak and the epochs layers were
+        fixed at."""
         return {"streak": dict(self.streak), "fixed": dict(self.fixed)}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the streaks and fixed layers from `state`, a `state_dict()`."""
         self.streak, self.fixed = dict(state["streak"]), dict(state["fixed"])

@@ -74,6 +74,7 @@ class ClassStats:
         return self
 
     def counts(self) -> torch.Tensor:
+        """Samples seen per class, shape (K,)."""
         return self._n.clone()  # (K,)
 
     def _check_nonempty(self) -> None:
@@ -82,6 +83,7 @@ class ClassStats:
             raise ValueError(f"ClassStats: classes {empty} have no samples; every class needs one")
 
     def means(self) -> torch.Tensor:
+        """Class means m_c, shape (K, D); ValueError when a class has no samples."""
         self._check_nonempty()
         return self._mean.clone()  # (K, D)
 

@@ -46,8 +46,8 @@ def effective_depths(layers: pd.DataFrame, eps: float | pd.Series) -> pd.Series:
     return pd.Series(list(out.values()), index=index, dtype="Int64")
 
 
-def format_depth(value) -> str:
-    """A layer index or name for printing; NONE for a missing one."""
+def format_depth(value: object) -> str:
+    """`value`, a layer index or name, for printing; NONE for a missing one (None, <NA>, NaN)."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return NONE
     return str(value)

@@ -12,7 +12,9 @@ are the pure functions of `nc_core.measure.metrics`; what is measured in a model
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
@@ -41,10 +43,12 @@ class NCCResult:
     counts: list[int]  # (K,) predictions per class
 
     def ncc_accuracy(self, layer: str) -> float:
+        """Share of the split that the nearest class mean of `layer` classified right."""
         return self.ncc_correct[layer] / self.n
 
     @property
     def acc(self) -> float:
+        """Share of the split that the network classified right."""
         return self.correct / self.n
 
 
@@ -95,10 +99,12 @@ class Evaluation:
 
     @property
     def pred_classes(self) -> int:
+        """Classes predicted for at least one test sample."""
         return sum(c > 0 for c in self.pred_counts)
 
     @property
     def pred_entropy(self) -> float:
+        """Entropy (nats) of the test prediction histogram (`metrics.prediction_entropy`)."""
         return metrics.prediction_entropy(torch.tensor(self.pred_counts))
 
 
@@ -107,7 +113,7 @@ def ncc_pass(
     adapter: ModelAdapter,
     split: Split,
     means: dict[str, torch.Tensor],
-    autocast,
+    autocast: Callable[[], contextlib.AbstractContextManager],
     *,
     num_classes: int,
     activations: dict[str, str] | None = None,
@@ -116,6 +122,7 @@ def ncc_pass(
     """One streaming pass over `split`, in eval mode without gradients: NCC accuracy of every
     measured layer against `means` (layer -> (K, D), the penultimate's included), loss, accuracy,
     NC4 and predicted-class counts; with `activations` (layer -> module), which units are ever > 0.
+    `autocast` makes the context each forward pass runs in (e.g. bf16 autocast).
     """
     if len(split) == 0:
         raise ValueError("ncc_pass: no samples in split; pass a split with at least one sample")
@@ -163,9 +170,11 @@ def evaluate(
     test: Split,
     *,
     num_classes: int,
-    autocast,
+    autocast: Callable[[], contextlib.AbstractContextManager],
 ) -> Evaluation:
-    """Every measure of every layer in `adapter.layers`, and the test loss and accuracy."""
+    """Every measure of every layer in `adapter.layers`, and the test loss and accuracy:
+    class statistics and train NCC on `nc_split`, test measures on `test`. `autocast` makes the
+    context each forward pass runs in (e.g. bf16 autocast)."""
     names, penult = list(adapter.layers), adapter.penultimate
     with autocast():
         stats = layer_stats(

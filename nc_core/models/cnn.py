@@ -52,6 +52,7 @@ class SmallCNN(nn.Module):
         self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images x (B, C, H, W) -> logits (B, K)."""
         h = self.pool(self.act_c1(self.conv1(x)))  # (B, 8, H/2, W/2)
         h = self.pool(self.act_c2(self.conv2(h))).flatten(1)  # (B, 8*(H/4)*(W/4))
         h = self.act2(self.fc2(self.act1(self.fc1(h))))  # (B, width)

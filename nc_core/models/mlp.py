@@ -65,6 +65,7 @@ class MLP(nn.Module):
         self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs x (B, ...), flattened to (B, in_dim) -> logits (B, K)."""
         h = x.flatten(1)  # (B, in_dim)
         for i in range(1, self.depth):
             h = getattr(self, f"act{i}")(getattr(self, f"bn{i}")(getattr(self, f"fc{i}")(h)))

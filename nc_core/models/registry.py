@@ -62,6 +62,7 @@ class ModelEntry:
     doc: str = ""
 
     def option_names(self) -> tuple[str, ...]:
+        """The names of the model's options, in field order."""
         return tuple(f.name for f in dataclasses.fields(self.options))
 
     def check(self, opts: Any, ctx: BuildContext) -> None:

@@ -44,6 +44,7 @@ class FeedForward(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens x (B, T, D) -> (B, T, D)."""
         x = self.drop(self.act(self.fc1(x)))  # (B, T, hidden)
         return self.drop(self.fc2(x))  # (B, T, D)
 
@@ -59,6 +60,7 @@ class Attention(nn.Module):
         self.proj_drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens x (B, T, D) -> (B, T, D), each token attending to all T."""
         B, T, D = x.shape
         qkv = self.qkv(x).reshape(B, T, 3, self.heads, D // self.heads)  # (B, T, 3, H, D/H)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, T, D/H)
@@ -94,6 +96,7 @@ class Block(nn.Module):
         self.ffn = FeedForward(fc1=fc1, fc2=fc2, dropout=dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens x (B, T, D) -> (B, T, D)."""
         x = x + self.attn(self.norm1(x))  # (B, T, D)
         return x + self.ffn(self.norm2(x))  # (B, T, D)
 
@@ -191,6 +194,8 @@ class ViT(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images x (B, C, H, W), H = W = image_size -> logits (B, K); ValueError for another
+        shape."""
         if x.dim() != 4 or x.shape[1:] != (self.channels, self.image_size, self.image_size):
             raise ValueError(
                 f"ViT input {tuple(x.shape)}: expected (B, {self.channels}, {self.image_size}, "

@@ -14,6 +14,10 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is needed only by the caller that passes a DataFrame
+    import pandas as pd
 
 Write = Callable[[str], None]
 _UMASK_LOCK = threading.Lock()
@@ -105,11 +109,11 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def write_parquet_atomic(df, path: str | os.PathLike) -> Path:
+def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write the DataFrame `df` to `path` as Parquet (no index) atomically."""
     return write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
-def write_csv_atomic(df, path: str | os.PathLike) -> Path:
+def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write the DataFrame `df` to `path` as CSV (no index) atomically."""
     return write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))

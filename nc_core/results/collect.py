@@ -99,6 +99,8 @@ def collect(paths: list[Path], study: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `python -m nc_core.collect` on `argv` (default: sys.argv[1:]); return the exit
+    status: 0 when both tables were written, 2 on bad input."""
     p = argparse.ArgumentParser(prog="python -m nc_core.collect", description=__doc__)
     p.add_argument("tables", nargs="+", help="epoch tables (.parquet) or quoted globs")
     p.add_argument("--study", required=True, help="study name written to the `study` column")

@@ -78,6 +78,7 @@ class EpochRecord:
 
     @staticmethod
     def from_dict(d: dict) -> EpochRecord:
+        """The record that `d`, its `dataclasses.asdict()`, describes (layers as dicts)."""
         layers = {k: LayerRecord(**v) for k, v in d.get("layers", {}).items()}
         return EpochRecord(**{**d, "layers": layers})
 

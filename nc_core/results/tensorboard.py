@@ -88,6 +88,7 @@ class TensorBoardLogger:
         self.writer.add_scalar(tag, float(value), step)
 
     def close(self) -> None:
+        """Flush and close the event files."""
         self.writer.close()
 
     def __enter__(self) -> TensorBoardLogger:

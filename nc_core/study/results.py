@@ -15,6 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,7 +29,7 @@ from nc_core.results.records import (
 )
 from nc_core.study.spec import SCALARS, StudyOptions, StudySpec
 from nc_core.study.trial import run_config_of
-from nc_core.train.state import load_state, save_state
+from nc_core.train.state import TrainState, load_state, save_state
 
 STATE_FILE, META_FILE = "state.pt", "meta.json"
 
@@ -71,15 +72,17 @@ def reported_metrics(record: EpochRecord, status: str) -> dict:
     return metrics
 
 
-def write_checkpoint(folder: Path, state, record: EpochRecord, status: str) -> None:
-    """Fill a checkpoint folder: the `TrainState` and which epoch and status it was taken at."""
+def write_checkpoint(folder: Path, state: TrainState, record: EpochRecord, status: str) -> None:
+    """Fill a checkpoint `folder`: the training `state` and the epoch (`record`'s) and `status`
+    it was taken at."""
     save_state(state, folder / STATE_FILE)
     (folder / META_FILE).write_text(json.dumps({"epoch": record.epoch, "status": status}))
 
 
-def trial_records(trial, history: pd.DataFrame | None) -> tuple[list[EpochRecord], str]:
+def trial_records(trial: Any, history: pd.DataFrame | None) -> tuple[list[EpochRecord], str]:
     """A Tune trial's records, one per epoch (those of its last checkpoint, then any epochs
-    reported after it by the newest attempt), and its status."""
+    reported after it by the newest attempt), and its status. `trial`: a Tune `Trial`;
+    `history`: its reported metrics, one row per report."""
     records, status = [], None
     if trial.checkpoint is not None:  # the latest one Tune recorded
         with trial.checkpoint.as_directory() as d:
@@ -120,8 +123,9 @@ def final_status(trial_status: str, reported: str | None, records: list[EpochRec
     return {"ERROR": "error", "TERMINATED": "stopped"}.get(trial_status, "incomplete")
 
 
-def error_line(trial) -> str:
-    """The last line of a failed trial's error (Tune's error.txt): the exception and message."""
+def error_line(trial: Any) -> str:
+    """The last line of failed Tune `Trial` `trial`'s error (Tune's error.txt): the exception
+    and message."""
     path = Path(trial.path) / "error.txt" if trial.path else None
     try:
         lines = [ln for ln in path.read_text().splitlines() if ln.strip()] if path else []

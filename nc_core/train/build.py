@@ -19,6 +19,8 @@ from nc_core.train.config import RunConfig
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device `name` (RunConfig.device) names: "auto" is CUDA when available, else
+    the CPU; ValueError for CUDA on a machine without it."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
@@ -53,7 +55,9 @@ def build_adapter(cfg: RunConfig, model: nn.Module) -> ModelAdapter:
     return get_model(cfg.model).adapter(model, cfg.arch)
 
 
-def build_policy(cfg: RunConfig, adapter: ModelAdapter):
+def build_policy(cfg: RunConfig, adapter: ModelAdapter) -> AdaptiveETF | StaticETF | NoFreeze:
+    """The freeze policy `cfg.policy` names, with its settings from `cfg`; an adaptive one may
+    fix only the layers `adapter` marks fixable."""
     if cfg.policy == "adaptive":
         return AdaptiveETF(
             cfg.eps,
@@ -70,6 +74,7 @@ def build_policy(cfg: RunConfig, adapter: ModelAdapter):
 
 
 def build_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """`cfg.optimizer` (AdamW or SGD with momentum) over the trainable parameters of `model`."""
     params = [p for p in model.parameters() if p.requires_grad]
     # foreach: one multi-tensor update instead of a loop over parameters (the CUDA default; on
     # the CPU it cuts about a tenth off a step of the paper's MLP).
@@ -80,8 +85,11 @@ def build_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     )
 
 
-def rebuild_optimizer(cfg: RunConfig, model: nn.Module, old: torch.optim.Optimizer):
-    """A new optimizer over the still-trainable parameters, their state (momentum) carried over."""
+def rebuild_optimizer(
+    cfg: RunConfig, model: nn.Module, old: torch.optim.Optimizer
+) -> torch.optim.Optimizer:
+    """A new optimizer over the still-trainable parameters of `model`, their state (momentum)
+    and the learning rate carried over from `old`."""
     new = build_optimizer(cfg, model)
     for group in new.param_groups:
         group["lr"] = old.param_groups[0]["lr"]

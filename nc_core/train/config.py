@@ -51,10 +51,12 @@ LEGACY_KEYS = {
 
 
 def model_names() -> tuple[str, ...]:
+    """The registered models' names (RunConfig.model's choices)."""
     return MODELS.names()
 
 
 def dataset_names() -> tuple[str, ...]:
+    """The registered datasets' names (RunConfig.dataset's choices)."""
     return DATASETS.names()
 
 

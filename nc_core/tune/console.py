@@ -17,11 +17,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from ray import tune
 
 from nc_core.study.spec import StudySpec
 from nc_core.study.trial import override_columns
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
 
 # Reported metric -> column header ("outcome": ok, running or diverged, beside Tune's status)
 METRIC_COLUMNS = {
@@ -51,7 +56,7 @@ def trial_lines(verbose: int) -> list[tune.Callback]:
 
 
 @contextlib.contextmanager
-def console(verbose: int):
+def console(verbose: int) -> Iterator[None]:
     """Tune's older console engine while the study runs (see the module docstring); at
     `--verbose 0` also no INFO logs from Tune."""
     saved, log = os.environ.get("RAY_AIR_NEW_OUTPUT"), logging.getLogger("ray.tune")
@@ -75,7 +80,11 @@ class TrialLines(tune.Callback):
     def __init__(self, every_epoch: bool = False) -> None:
         self.every_epoch = every_epoch
 
-    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
+    ) -> None:
+        """With `every_epoch`, print `trial`'s line for the epoch it reported in `result`.
+        `iteration`, `trials` and `info` are Tune's loop step, every trial and extras."""
         if self.every_epoch:
             print(
                 f"{trial}: epoch {result.get('epoch', '?')}, train loss "
@@ -83,7 +92,11 @@ class TrialLines(tune.Callback):
                 flush=True,
             )
 
-    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        """Print the line of finished `trial`: its status, last epoch and summary. `iteration`,
+        `trials` and `info` are Tune's loop step, every trial and extras."""
         r = trial.last_result or {}
         print(
             f"{trial}: {r.get('status', '?')} after epoch {r.get('epoch', '?')}, "
@@ -91,7 +104,11 @@ class TrialLines(tune.Callback):
             flush=True,
         )
 
-    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        """Print that `trial` failed and where its error is. `iteration`, `trials` and `info`
+        are Tune's loop step, every trial and extras."""
         print(f"{trial}: failed; error in {trial.error_file}", flush=True)
 
 
