@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.load import load_study
+from analysis.loading.load import load_study
+from analysis.loading.parquet_tables import ResultsSchemaError
 from analysis.make_figures import main
-from analysis.parquet_tables import ResultsSchemaError
-from nc_core.results.records import write_parquet_atomic
+from nc_core.results.atomic import write_parquet_atomic
 from tests.synthetic_results import make_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,10 +128,11 @@ def test_table2_has_baseline_and_every_static_etf_arm(full_run):
     results, out, _ = full_run
     table = pd.read_csv(out / "vit_blocks_table.csv")
     final = final_by_pandas(results, "vit_blocks")
-    arms = set(zip(final["etf_blocks"], final["etf_linears"], strict=True)) - {("none", "both")}
+    blocks, linears = final["vit_etf_blocks"], final["vit_etf_linears"]
+    arms = set(zip(blocks, linears, strict=True)) - {("none", "both")}
     assert set(table["method"]) == {"baseline", "ETF-Transformer"}
     got = table[table["method"] == "ETF-Transformer"]
-    assert set(zip(got["etf_blocks"], got["etf_linears"], strict=True)) == arms
+    assert set(zip(got["vit_etf_blocks"], got["vit_etf_linears"], strict=True)) == arms
 
 
 # --- failure modes -------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.trials import fix_schedule
+from analysis.tables.trials import fix_schedule
 
 
 def test_fix_schedule_gives_median_epoch_and_partial_counts():

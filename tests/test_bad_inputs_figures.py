@@ -135,7 +135,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(case, good, tmp_path, 
 
 
 def test_pair_without_generation_ids_is_accepted(good, tmp_path):
-    from analysis.parquet_tables import ResultsSchemaError, check_pair
+    from analysis.loading.parquet_tables import ResultsSchemaError, check_pair
 
     results = copy_results(good, tmp_path / "results")
     epochs, layers = (

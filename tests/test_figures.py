@@ -12,26 +12,26 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from analysis.fig_collapse import collapse_over_epochs, depth_profiles
-from analysis.fig_controls import controls
-from analysis.fig_tradeoff import tradeoff
-from analysis.fig_training import training_curves
-from analysis.fig_vit import vit_accuracy, vit_profile
-from analysis.labels import overlapping, text_box
-from analysis.load import Study
-from analysis.paper_comparison import chosen_sentence
-from analysis.report import build_report
-from analysis.stats import count, mean_ci, paired_difference, t975
-from analysis.study_kind import classify
-from analysis.tables import TABLE1_KEYS, paper_arm, study_table
-from analysis.tables import controls as controls_table
+from analysis.figures.collapse import collapse_over_epochs, depth_profiles
+from analysis.figures.kinds import controls
+from analysis.figures.labels import overlapping, text_box
+from analysis.figures.tradeoff import tradeoff
+from analysis.figures.training import training_curves
+from analysis.figures.vit import vit_accuracy, vit_profile
+from analysis.loading.load import Study
+from analysis.loading.study_type import infer_type
+from analysis.report.build import build_report
+from analysis.report.paper_comparison import chosen_sentence
+from analysis.tables.arms import paper_arm, study_table
+from analysis.tables.controls import controls as controls_table
+from analysis.tables.stats import count, mean_ci, paired_difference, t975
 from nc_core.fixing.etf import FIXED_KINDS
 from tests.synthetic_results import make_results
 
 
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory):
-    from analysis.load import load_all
+    from analysis.loading.load import load_all
 
     root = make_results(tmp_path_factory.mktemp("figs") / "results")
     return load_all(root)
@@ -51,7 +51,7 @@ def test_study_kind_is_inferred_from_the_tables(studies):
         "eps_sweep": "eps_sweep",
         "vit_blocks": "vit_blocks",
     }
-    assert classify(pd.DataFrame({"model": ["mlp"], "policy": ["none"]})) == "runs"
+    assert infer_type(pd.DataFrame({"model": ["mlp"], "policy": ["none"]})) is None
 
 
 def test_tradeoff_labels_every_arm_with_eps_and_kind_without_overlap_or_clipping(studies):
@@ -77,7 +77,7 @@ def test_tradeoff_labels_every_arm_with_eps_and_kind_without_overlap_or_clipping
 def test_tradeoff_labels_stay_apart_when_arms_crowd_one_spot(studies):
     s = studies["eps_sweep"]
     crowded = s.epochs.assign(trainable_params=1000, test_acc=0.8)  # every arm on one point
-    fig, _ = tradeoff(Study("crowd", crowded, s.layers, kind="eps_sweep"))
+    fig, _ = tradeoff(Study("crowd", crowded, s.layers, s.type))
     fig.canvas.draw()
     assert overlapping(fig.axes[0].texts, fig.canvas.get_renderer()) == []
     plt.close(fig)
@@ -143,7 +143,7 @@ def test_collapse_over_epochs_has_integer_epoch_ticks_and_one_line_per_layer(stu
 def test_depth_profiles_draw_fixed_layers_hollow_and_name_the_arms(studies):
     s = studies["depth_width"]
     final = s.epochs.groupby("trial_id").tail(1)
-    sel = final[final["width"] == 64]
+    sel = final[final["mlp_width"] == 64]
     arms = [
         ("baseline", "baseline", list(sel.loc[sel["policy"] == "none", "trial_id"])),
         ("from layer 2 canonical", "canonical",
@@ -249,11 +249,12 @@ def test_report_states_n_and_the_rule_and_never_writes_1_seeds(studies):
             "eps_sweep",
             studies["eps_sweep"].epochs.query("seed == 0"),
             studies["eps_sweep"].layers.query("seed == 0"),
-            kind="eps_sweep",
+            studies["eps_sweep"].type,
         )
     }
     tables = {"eps_sweep": study_table(one["eps_sweep"])}
-    notes = {"eps_sweep": chosen_sentence(tables["eps_sweep"], "Adaptive-ETF", TABLE1_KEYS)}
+    keys = studies["eps_sweep"].type.table_keys
+    notes = {"eps_sweep": chosen_sentence(tables["eps_sweep"], "Adaptive-ETF", keys)}
     text = build_report(
         source="x", studies=one, tables=tables, table_notes=notes, figures={}, controls=[]
     )

@@ -8,24 +8,24 @@ import argparse
 import pandas as pd
 import pytest
 
-from nc_core.train.presets import preset
+from nc_core.cli.study import add_study_args, base_config, study_name
 from nc_core.study.spec import StudySpec
-from nc_core.cli.study import base_config, study_name
 from nc_core.study.summary import pareto_front
-from studies import eps_sweep, vit_blocks
+from nc_core.train.presets import preset
+from studies import vit_blocks
 from tests.study_helpers import common
 
 
 def test_study_spec_and_set_options_reject_bad_input_early(tmp_path):
     base = preset("smoke")
-    with pytest.raises(ValueError, match="not RunConfig fields"):
+    with pytest.raises(ValueError, match="not a run field"):
         StudySpec(name="x", base=base, trials=({"epsilon": 0.1},))
     with pytest.raises(ValueError, match="eps"):
         StudySpec(name="x", base=base, trials=({"eps": 2.0},))
     with pytest.raises(ValueError, match="either"):
         StudySpec(name="x", base=base)
     parser = argparse.ArgumentParser()
-    eps_sweep.add_study_args(parser, name="x")
+    add_study_args(parser, name="x")
     args = parser.parse_args(
         [
             "--preset",
@@ -39,8 +39,8 @@ def test_study_spec_and_set_options_reject_bad_input_early(tmp_path):
         ]
     )
     cfg = base_config(args)
-    assert (cfg.subset, cfg.lr, cfg.batch_norm) == (None, 0.1, False)
-    with pytest.raises(ValueError, match="FIELD=VALUE"):
+    assert (cfg.subset, cfg.lr, cfg.arch.batch_norm) == (None, 0.1, False)
+    with pytest.raises(ValueError, match="widht"):
         base_config(parser.parse_args(["--set", "widht=3"]))
     with pytest.raises(SystemExit):  # a command-line error, before anything is written
         vit_blocks.main(common(tmp_path, "--blocks", "last:5"))
@@ -49,7 +49,7 @@ def test_study_spec_and_set_options_reject_bad_input_early(tmp_path):
 
 def test_study_names_default_to_script_and_preset_so_sizes_never_collide():
     parser = argparse.ArgumentParser()
-    eps_sweep.add_study_args(parser, name="eps_sweep")
+    add_study_args(parser, name="eps_sweep")
     presets = ("smoke", "quick", "paper")
     names = [study_name(parser.parse_args(["--preset", p]), "eps_sweep") for p in presets]
     assert names == ["eps_sweep-smoke", "eps_sweep-quick", "eps_sweep-paper"]

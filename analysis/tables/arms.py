@@ -38,7 +38,7 @@ def arm_table(study: Study, keys: list[str], method: str | None = None) -> pd.Da
     accuracy minus its setup's baseline, per seed, averaged over the `n_pairs` shared seeds.
     """
     final = with_arm(final_epochs(study.epochs), method)
-    setup = varying(final, SETUP_FIELDS)
+    setup = [c for c in varying(final, SETUP_FIELDS) if c not in keys]  # a key tells arms apart
     policy = varying(
         final[final["method"] != "baseline"], [c for c in POLICY_FIELDS if c not in keys]
     )
@@ -89,9 +89,10 @@ def arm_table(study: Study, keys: list[str], method: str | None = None) -> pd.Da
 
 
 def baseline_of(table: pd.DataFrame, row: pd.Series) -> pd.Series | None:
-    """The baseline row of `row`'s setup in an arm table."""
+    """The baseline row of `row`'s setup in an arm table: the setup fields that tell its
+    baselines apart (a field that only its arms vary, such as an arm key, is not a setup)."""
     base = table[table["method"] == "baseline"]
-    for col in [c for c in SETUP_FIELDS if c in table]:
+    for col in varying(base, SETUP_FIELDS):
         base = base[base[col].map(str) == str(row[col])]
     return None if base.empty else base.iloc[0]
 
