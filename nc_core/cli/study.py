@@ -16,7 +16,8 @@ from nc_core.registry import load_plugins
 from nc_core.study.checks import check_study
 from nc_core.study.registry import StudyEntry
 from nc_core.study.spec import StudyOptions, StudySpec
-from nc_core.train.config import RunConfig, parse_setting
+from nc_core.train.config import RunConfig
+from nc_core.train.keys import parse_setting
 from nc_core.train.presets import PRESETS, preset, preset_values
 
 

@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from nc_core.models import MODELS, get_model
-from nc_core.train.config import LEGACY_KEYS, RunConfig
+from nc_core.train.config import RunConfig
+from nc_core.train.keys import LEGACY_KEYS
 
 
 @dataclass

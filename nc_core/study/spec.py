@@ -14,7 +14,8 @@ from typing import Literal
 from nc_core.fields import check_choices
 from nc_core.results.records import EpochRecord
 from nc_core.study.declaration import StudyType
-from nc_core.train.config import RunConfig, canonical_keys, upgrade_keys
+from nc_core.train.config import RunConfig
+from nc_core.train.keys import canonical_keys, upgrade_keys
 
 SCALARS = [f.name for f in fields(EpochRecord) if f.name not in ("layers", "fixed_layers")]
 DISTRIBUTIONS = ("uniform", "loguniform", "choice")  # of a search space, as Ray Tune names them

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from nc_core.models import MODELS, get_model
 from nc_core.study.spec import StudySpec
-from nc_core.train.config import RUN_FIELDS, RunConfig, canonical_keys, upgrade_keys
+from nc_core.train.config import RUN_FIELDS, RunConfig
+from nc_core.train.keys import canonical_keys, upgrade_keys
 
 TRIAL_KEY = "trial"
 EVERY_KEY = "_checkpoint_every"  # param keys outside RunConfig start with "_" (studies stored

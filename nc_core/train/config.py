@@ -14,19 +14,15 @@ run's model. `validate()` runs before any work starts and names the field at fau
 from __future__ import annotations
 
 import dataclasses
-import functools
-import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import torch
-
 from nc_core.data import DATASETS, get_dataset
-from nc_core.fields import check_fields
 from nc_core.fixing.etf import FIXED_KINDS
 from nc_core.models import MODELS, BuildContext, get_model
+from nc_core.train.keys import canonical_keys, unknown_key, upgrade_keys
 
 # Each choice is declared once, as a Literal type or a registry; validation and every command
 # line's choices and --help derive from it (nc_core.fields). Kinds are declared where they are
@@ -38,16 +34,6 @@ Kind = Literal[FIXED_KINDS]
 Mode = Literal["layer", "beyond"]
 Precision = Literal["fp32", "bf16"]
 KINDS = typing.get_args(Kind)
-DEVICE_FORM = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-MAX_SEED = 2**32 - 2  # seed + 1 seeds torch too; numpy-style seeds stay below 2**32
-# Config keys of nc-core 0.1, whose RunConfig was one flat dataclass: read as today's names.
-LEGACY_KEYS = {
-    "width": "mlp_width",
-    "depth": "mlp_depth",
-    "batch_norm": "mlp_batch_norm",
-    "etf_blocks": "vit_etf_blocks",
-    "etf_linears": "vit_etf_linears",
-}
 
 
 def model_names() -> tuple[str, ...]:
@@ -227,60 +213,11 @@ class RunConfig:
     # ---------------------------------------------------------------- checks
 
     def validate(self) -> RunConfig:
-        """Raise ValueError naming the first invalid field; return self when all are valid."""
-        check_fields(self, label="RunConfig.")
-        check_fields(self.arch, label=f"RunConfig.{self.model}_")
-        for name in ("epochs", "batch_size", "patience", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"RunConfig.{name}={getattr(self, name)}: must be >= 1")
-        for name in ("subset", "nc_samples", "max_fixed", "fix_from"):
-            value = getattr(self, name)
-            if value is not None and value < (1 if name in ("subset", "nc_samples") else 0):
-                raise ValueError(f"RunConfig.{name}={value}: must be positive (or None)")
-        if not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(f"RunConfig.seed={self.seed}: must lie in 0..{MAX_SEED}")
-        if not DEVICE_FORM.fullmatch(self.device):
-            raise ValueError(
-                f"RunConfig.device={self.device!r}: expected auto, cpu, mps, cuda or cuda:N"
-            )
-        if not 0.0 <= self.eps <= 1.0:
-            raise ValueError(f"RunConfig.eps={self.eps}: an NCC error threshold must lie in [0, 1]")
-        if self.lr <= 0:
-            raise ValueError(f"RunConfig.lr={self.lr}: must be > 0")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"RunConfig.momentum={self.momentum}: must lie in [0, 1)")
-        for name in ("weight_decay", "min_epoch", "warmup_epochs"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"RunConfig.{name}={getattr(self, name)}: must be >= 0")
-        if self.policy == "static" and self.fix_from is None:
-            raise ValueError(
-                "RunConfig.fix_from=None: policy='static' needs the first fixed layer index"
-            )
-        data = get_dataset(self.dataset)
-        if self.num_classes is not None:
-            if self.num_classes < 2:
-                raise ValueError(
-                    f"RunConfig.num_classes={self.num_classes}: a classifier needs >= 2"
-                )
-            if data.num_classes is not None and self.num_classes != data.num_classes:
-                raise ValueError(
-                    f"RunConfig.num_classes={self.num_classes}: {self.dataset} has "
-                    f"{data.num_classes} classes (leave num_classes unset)"
-                )
-        if self.subset is not None and self.subset > data.train_per_class:
-            raise ValueError(
-                f"RunConfig.subset={self.subset}: {self.dataset} has {data.train_per_class} "
-                f"train samples per class; pass at most {data.train_per_class} (or none for all)"
-            )
-        ctx = self.build_context()
-        get_model(self.model).check(self.arch, ctx)
-        if self.fix_from is not None:
-            n_layers = len(measured_layers(self.model, self.arch, ctx))
-            if self.fix_from >= n_layers:
-                raise ValueError(
-                    f"RunConfig.fix_from={self.fix_from}: the {self.model} has {n_layers} "
-                    f"measured layers; expected 0..{n_layers - 1}"
-                )
+        """Raise ValueError naming the first invalid field; return self when all are valid
+        (`nc_core.train.checks.check_run`: every check runs before any data is loaded)."""
+        from nc_core.train.checks import check_run
+
+        check_run(self)
         return self
 
     @property
@@ -291,72 +228,3 @@ class RunConfig:
 
 
 RUN_FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
-
-
-@functools.lru_cache(maxsize=64)
-def measured_layers(model: str, arch: Any, ctx: BuildContext) -> tuple[str, ...]:
-    """The measured layers of model `model` with options `arch` built for `ctx`, input to
-    output (the model is built once on the CPU, torch's RNG left as it was)."""
-    entry = get_model(model)
-    with torch.random.fork_rng(devices=[]):
-        net = entry.build(arch, ctx)
-    return tuple(entry.adapter(net, arch).layers)
-
-
-def upgrade_keys(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """`flat` with nc-core 0.1's key names (`LEGACY_KEYS`) read as today's."""
-    out = {}
-    for key, value in flat.items():
-        new = LEGACY_KEYS.get(key, key)
-        if new not in flat or new == key:
-            out[new] = value
-    return out
-
-
-def canonical_keys(model: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """`values` with each option short name (`width`) written as its flat key (`mlp_width`)
-    for `model`; run fields and flat keys as they are."""
-    names = get_model(model).option_names()
-    return {
-        (f"{model}_{k}" if k in names and k not in RUN_FIELDS else k): v for k, v in values.items()
-    }
-
-
-def unknown_key(key: str, model: str) -> str:
-    """The message for a config key that is neither a run field nor an option of `model`."""
-    import difflib
-
-    entry = get_model(model)
-    for other in MODELS:
-        if other != model and key.startswith(f"{other}_"):
-            if key[len(other) + 1 :] in get_model(other).option_names():
-                return (
-                    f"RunConfig.{key}: an option of model {other!r}, and this run's model is "
-                    f"{model!r} (its options: {', '.join(entry.option_names())})"
-                )
-    owners = [m for m in MODELS if key in get_model(m).option_names()]
-    if owners:
-        return (
-            f"RunConfig.{key}: an option of model {' and '.join(map(repr, owners))}, and this "
-            f"run's model is {model!r} (its options: {', '.join(entry.option_names())})"
-        )
-    known = [k for k in RUN_FIELDS if k != "arch"] + list(entry.option_names())
-    close = difflib.get_close_matches(key, known, n=3)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
-    return f"RunConfig.{key}: not a run field nor an option of model {model!r}{hint}"
-
-
-def parse_setting(model: str, key: str, text: str) -> tuple[str, Any]:
-    """One `KEY=VALUE` setting read for a run of `model`: (flat key, typed value). KEY is a run
-    field, an option of `model` (short or `<model>_<option>`), or a 0.1 name; ValueError names
-    KEY and what is allowed, suggesting the closest names."""
-    from nc_core.fields import parse_value
-
-    key = LEGACY_KEYS.get(key, key) if key not in RUN_FIELDS else key
-    if key in RUN_FIELDS and key != "arch":
-        return key, parse_value(RunConfig, key, text)
-    entry = get_model(model)
-    short = key[len(model) + 1 :] if key.startswith(f"{model}_") else key
-    if short in entry.option_names():
-        return f"{model}_{short}", parse_value(entry.options, short, text)
-    raise ValueError(unknown_key(key, model))

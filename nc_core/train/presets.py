@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from nc_core.models import get_model
-from nc_core.train.config import RunConfig, canonical_keys
+from nc_core.train.config import RunConfig
+from nc_core.train.keys import canonical_keys
 
 # `paper` is the author's MLP recipe (depth 8, width 400, BN, 300 epochs, SGD 0.01 / 0.9 / 5e-4,
 # batch 128).
