@@ -22,7 +22,8 @@ import runpy, sys
 runs = []
 def profile(frame, event, arg):
     code = frame.f_code
-    if event == "return" and code.co_name == "<module>" and code.co_filename.endswith("/train/loop.py"):
+    loop = code.co_filename.endswith("/train/loop.py")
+    if event == "return" and code.co_name == "<module>" and loop:
         runs.append((frame.f_globals["__name__"], "train" in frame.f_globals))
 sys.setprofile(profile)
 sys.argv = ["nc_core.train", *sys.argv[1:]]
@@ -47,7 +48,9 @@ def test_python_m_nc_core_train_defines_the_training_code_once():
     out = run("-c", COUNT_TRAIN_BODIES, *tiny)
     assert out.returncode == 0, out.stderr
     runs = eval(out.stdout.strip().splitlines()[-1])
-    assert [name for name, defined in runs if defined] == ["nc_core.train.loop"]  # not also __main__
+    assert [name for name, defined in runs if defined] == [
+        "nc_core.train.loop"
+    ]  # not also __main__
     assert run("-m", "nc_core.train", "--help").returncode == 0
 
 
@@ -78,6 +81,13 @@ def test_python_m_nc_core_dispatches_train_study_and_figures():
     assert "--results" in run("-m", "nc_core", "figures", "--help").stdout
     unknown = run("-m", "nc_core", "study", "eps_swep")
     assert unknown.returncode == 2 and "eps_swep" in unknown.stderr
+
+
+def test_nc_study_finds_every_file_of_the_studies_folder_by_its_name():
+    listed = run("-m", "nc_core", "study", "--help").stdout
+    for path in sorted((REPO / "studies").glob("[!_]*.py")):
+        assert path.stem in listed, path.stem
+        assert f"nc-study {path.stem}" in run("-m", "nc_core", "study", path.stem, "--help").stdout
 
 
 def test_wheel_installs_studies_and_analysis_inside_nc_core_with_console_scripts(tmp_path):
@@ -112,6 +122,14 @@ def test_wheel_installs_studies_and_analysis_inside_nc_core_with_console_scripts
             [sys.executable, *args, "--help"], cwd=away, env=env, capture_output=True, text=True
         )
         assert out.returncode == 0 and marker in out.stdout, out.stderr
+    listed = subprocess.run(
+        [sys.executable, str(target / "bin" / "nc-study"), "--help"],
+        cwd=away,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert all(name in listed.stdout for name in ("eps_sweep", "depth_width", "vit_blocks"))
     where = subprocess.run(
         [sys.executable, "-c", "import nc_core.studies.eps_sweep as m; print(m.__file__)"],
         cwd=away,

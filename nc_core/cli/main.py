@@ -42,6 +42,7 @@ def _study_names() -> tuple[str, ...]:
 
 
 def train(argv: list[str] | None = None) -> int:
+    """`nc-train [OPTIONS]`: one training run (`nc_core.cli.train`)."""
     from nc_core.cli.train import main
 
     return main(argv)

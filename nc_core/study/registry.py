@@ -78,6 +78,7 @@ class StudyEntry:
 
     @property
     def name(self) -> str:
+        """The study type's name: its file's stem, the default study name."""
         return self.type.name
 
     def summarize(self, epochs: pd.DataFrame) -> pd.DataFrame:
