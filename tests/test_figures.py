@@ -260,3 +260,14 @@ def test_report_states_n_and_the_rule_and_never_writes_1_seeds(studies):
     )
     assert "1 seeds" not in text and "1 seed [0]" in text
     assert "most parameters fixed" in text and "(n=1)" in text
+
+
+def test_a_figure_saved_twice_is_the_same_bytes_and_carries_no_time(studies, tmp_path):
+    from PIL import Image
+
+    from analysis.figures.save import save_figure
+
+    paths = [save_figure(tradeoff(studies["eps_sweep"])[0], tmp_path / d, "t") for d in "ab"]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    with Image.open(paths[0]) as image:
+        assert set(image.text) == {"Software"}  # matplotlib's version only, no date
