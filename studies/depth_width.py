@@ -50,7 +50,7 @@ def baseline_depths(layers: pd.DataFrame, eps: float) -> pd.DataFrame:
     base = layers[layers.policy == "none"]
     last = base[base.epoch == base.groupby("trial_id").epoch.transform("max")]
     depth = effective_depths(last, eps).droplevel("epoch")
-    shape = last.groupby("trial_id")[["width", "depth", "seed"]].first()
+    shape = last.groupby("trial_id")[["mlp_width", "mlp_depth", "seed"]].first()
     return shape.assign(effective_depth=depth.map(format_depth)).reset_index()
 
 
@@ -100,7 +100,7 @@ STUDY = register_study(
     doc=__doc__,
     options=add_options,
     build=build_spec,
-    summary_keys=("width", "depth", "fix_from"),
+    summary_keys=("mlp_width", "mlp_depth", "fix_from"),
     summary_blank={"fix_from": -1},  # the baseline fixes nothing
     summary=summary,
 )

@@ -82,7 +82,7 @@ STUDY = register_study(
         name="vit_blocks",
         title="ETF feedforward blocks (ViT)",
         method="ETF-Transformer",
-        arm_keys=("etf_blocks", "etf_linears", "kind"),
+        arm_keys=("vit_etf_blocks", "vit_etf_linears", "kind"),
         figures="vit_ffn",
         paper=(
             # Liu, arXiv 2412.00884, Fashion-MNIST; the baseline's test accuracy is not reported.
@@ -94,8 +94,8 @@ STUDY = register_study(
     doc=__doc__,
     options=add_options,
     build=build_spec,
-    summary_keys=("etf_blocks", "etf_linears", "kind"),
-    summary_blank={"etf_linears": "-", "kind": "-"},
+    summary_keys=("vit_etf_blocks", "vit_etf_linears", "kind"),
+    summary_blank={"vit_etf_linears": "-", "kind": "-"},
 )
 
 

@@ -14,16 +14,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nc_core.results.atomic import write_parquet_atomic
+from nc_core.results.records import EpochRecord, LayerRecord, to_frames
 from nc_core.train.config import RunConfig
-from nc_core.results.records import EpochRecord, LayerRecord, to_frames, write_parquet_atomic
 
 EPOCHS = 8
 
 
 def layer_names(cfg: RunConfig) -> list[str]:
     if cfg.model == "vit":
-        return [f"blocks.{i}" for i in range(cfg.vit_depth)] + ["head"]
-    return [f"fc{i}" for i in range(1, cfg.depth)] + ["classifier"]
+        return [f"blocks.{i}" for i in range(cfg.arch.depth)] + ["head"]
+    return [f"fc{i}" for i in range(1, cfg.arch.depth)] + ["classifier"]
 
 
 def fake_run(
@@ -34,7 +35,9 @@ def fake_run(
     rng = np.random.default_rng(zlib.crc32(repr(cfg).encode()))
     names = layer_names(cfg)
     L = len(names)
-    per_layer = (cfg.vit_dim**2 * 2 * cfg.vit_mlp_ratio) if cfg.model == "vit" else cfg.width**2
+    per_layer = (
+        (cfg.arch.dim**2 * 2 * cfg.arch.mlp_ratio) if cfg.model == "vit" else cfg.arch.width**2
+    )
     total = per_layer * L + 5000
     fixed: dict[str, int] = {}
     if static_from is not None:
@@ -107,7 +110,7 @@ def write_study(root: Path, study: str, runs: list[tuple[RunConfig, dict]]) -> N
 
 
 def make_results(root: Path, studies=("eps_sweep", "depth_width", "vit_blocks")) -> Path:
-    base = RunConfig(model="mlp", width=64, depth=6, epochs=EPOCHS, subset=100, seed=0)
+    base = RunConfig.of(model="mlp", width=64, depth=6, epochs=EPOCHS, subset=100, seed=0)
     if "eps_sweep" in studies:
         runs = [(base.replace(seed=s), {}) for s in range(3)]
         runs += [
@@ -133,7 +136,7 @@ def make_results(root: Path, studies=("eps_sweep", "depth_width", "vit_blocks"))
             ]
         write_study(root, "depth_width", runs)
     if "vit_blocks" in studies:
-        vit = RunConfig(
+        vit = RunConfig.of(
             model="vit", vit_depth=4, vit_dim=32, vit_heads=2, epochs=EPOCHS, subset=30, seed=0
         )
         runs = [(vit.replace(seed=s), {}) for s in range(2)]

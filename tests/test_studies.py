@@ -12,8 +12,8 @@ import pytest
 from ray import tune
 
 from nc_core.data.fashion_mnist import DataError, load_fashion_mnist
-from nc_core.train.presets import preset
 from nc_core.study.spec import StudyOptions, StudySpec
+from nc_core.train.presets import preset
 from nc_core.tune.run import run_study
 from studies import depth_width, eps_sweep, vit_blocks
 from tests.study_helpers import check_tables, common, read_tables
@@ -141,7 +141,7 @@ def test_verbose_0_prints_one_line_per_trial_and_tune_config_holds_only_override
     trials = tune.ExperimentAnalysis(str(tmp_path / "ray" / "lines")).trials
     assert sorted(str(t) for t in trials) == ["baseline-s0", "eps0.3-rotated-s0"]
     assert all(set(t.config) == {"trial"} for t in trials)  # no base field beside an override
-    assert set(epochs.width) == {spec.base.width} and set(epochs.status) == {"ok"}
+    assert set(epochs.mlp_width) == {spec.base.arch.width} and set(epochs.status) == {"ok"}
     boards = sorted(p.name for p in (tmp_path / "tb").iterdir())  # --tensorboard: one per trial
     assert boards == ["baseline-s0", "eps0.3-rotated-s0"]
     assert all(any((tmp_path / "tb" / b).glob("events.out.tfevents.*")) for b in boards)
