@@ -1,17 +1,34 @@
 """Data by name (`nc_core.data.registry`): each file holds one dataset's loader and registers it
 with its classes and sample shape. Importing this package registers the built-in ones:
-`fashion_mnist` (the IDX files) and `synthetic` (Gaussian classes, no download).
+`fashion_mnist`, `mnist`, `kmnist` (IDX files), `cifar10`, `cifar100` (torchvision's python
+pickles) and `synthetic` (Gaussian classes, no download).
 """
 
-from nc_core.data import fashion_mnist, synthetic  # noqa: F401  (each registers itself)
-from nc_core.data.registry import DATASETS, DatasetEntry, get_dataset, load_dataset
+from nc_core.data import (  # noqa: F401  (each registers itself)
+    cifar10,
+    cifar100,
+    fashion_mnist,
+    kmnist,
+    mnist,
+    synthetic,
+)
+from nc_core.data.registry import (
+    DATASETS,
+    DataError,
+    DatasetEntry,
+    check_dataset,
+    get_dataset,
+    load_dataset,
+)
 from nc_core.data.split import Split, batches, stratified_subset
 
 __all__ = [
     "DATASETS",
+    "DataError",
     "DatasetEntry",
     "Split",
     "batches",
+    "check_dataset",
     "get_dataset",
     "load_dataset",
     "stratified_subset",

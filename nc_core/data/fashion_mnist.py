@@ -1,21 +1,23 @@
 """Fashion-MNIST (Xiao et al., arXiv 1708.07747) from the four IDX files of its original release.
 
-Format: http://yann.lecun.com/exdb/mnist/, "FILE FORMATS FOR THE MNIST DATABASE". The files are
-read gzipped or not, from the first directory that holds all four; see `load_fashion_mnist`.
-Every file is checked (magic number, dimensions, length, label range) and a bad one is named.
+The IDX format and its checks are `nc_core.data.idx`. The files are read gzipped or not, from
+the first directory that holds all four; see `load_fashion_mnist`. Every file is checked (magic
+number, dimensions, the release's counts, length, label range) and a bad one is named. Pixels
+are scaled to [0, 1] and nothing else, as in the paper's code: the measured results were made
+so, and stay comparable.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from nc_core.data.registry import DataRequest, register_dataset
+from nc_core.data.files import verify_once
+from nc_core.data.idx import find_files, read_idx
+from nc_core.data.registry import DataError, DataRequest, register_dataset
 from nc_core.data.split import Split
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's `dataset-fashion-mnist`
@@ -33,57 +35,12 @@ HOW_TO_GET = (
     f"{DEBIAN_DIR}), or set NC_DATA_DIR to a directory holding the four IDX files "
     "(.gz or not), or call load_fashion_mnist(download=True) with network access."
 )
-
-
-class DataError(RuntimeError):
-    """Data missing, truncated or corrupt; the message names the file or places and the fix."""
+__all__ = ["DataError", "load_fashion_mnist"]
 
 
 def _read_idx(path: Path, magic: int, shape: tuple[int, ...]) -> np.ndarray:
     """The uint8 array of one IDX file, checked against `magic` and `shape`."""
-    try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
-        raise DataError(
-            f"{path}: cannot read ({err}); the file is truncated or corrupt. "
-            f"Delete it and get it again. {HOW_TO_GET}"
-        ) from err
-    ndim = len(shape)
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(
-            f"{path}: {len(raw)} bytes, shorter than the {header}-byte IDX header; "
-            f"the file is truncated. {HOW_TO_GET}"
-        )
-    got_magic = int.from_bytes(raw[:4], "big")
-    if got_magic != magic:
-        raise DataError(
-            f"{path}: IDX magic number {got_magic:#010x}, expected {magic:#010x}; "
-            f"this is not the file its name says. {HOW_TO_GET}"
-        )
-    dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    if dims != shape:
-        raise DataError(f"{path}: header dimensions {dims}, expected {shape}. {HOW_TO_GET}")
-    body = len(raw) - header
-    if body != int(np.prod(shape)):
-        raise DataError(
-            f"{path}: {body} data bytes, the header promises {int(np.prod(shape))}; "
-            f"the file is truncated or padded. {HOW_TO_GET}"
-        )
-    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
-
-
-def _find_files(directory: Path) -> dict[str, Path] | list[str]:
-    """Paths of the four files in `directory` (uncompressed preferred), else the missing names."""
-    found, missing = {}, []
-    for part, (name, _, _) in FILES.items():
-        for path in (directory / name, directory / f"{name}.gz"):
-            if path.is_file():
-                found[part] = path
-                break
-        else:
-            missing.append(name)
-    return found if not missing else missing
+    return read_idx(path, magic, shape, HOW_TO_GET)
 
 
 def _candidate_dirs(root: str | os.PathLike | None) -> list[Path]:
@@ -92,7 +49,8 @@ def _candidate_dirs(root: str | os.PathLike | None) -> list[Path]:
     if os.environ.get("NC_DATA_DIR"):
         bases.append(Path(os.environ["NC_DATA_DIR"]))
     bases += [Path.cwd() / LOCAL_DIR, DEBIAN_DIR]
-    return [d for base in bases for d in (base, base / TORCHVISION_SUBDIR)]
+    dirs = [d for base in bases for d in (base, base / TORCHVISION_SUBDIR)]
+    return list(dict.fromkeys(dirs))  # NC_DATA_DIR given as `root` too is looked in once
 
 
 def _download(dest: Path) -> None:
@@ -106,7 +64,7 @@ def _resolve(root: str | os.PathLike | None, download: bool) -> dict[str, Path]:
     """The four files from the first directory that has them all, downloading if allowed."""
     looked = []
     for directory in _candidate_dirs(root):
-        found = _find_files(directory)
+        found = find_files(directory)
         if isinstance(found, dict):
             return found
         why = "no such directory" if not directory.is_dir() else "missing " + ", ".join(found)
@@ -120,7 +78,7 @@ def _resolve(root: str | os.PathLike | None, download: bool) -> dict[str, Path]:
         except (ImportError, OSError, RuntimeError) as err:  # torchvision raises RuntimeError
             note = f"download into {dest} failed: {str(err).strip()}"
         else:
-            found = _find_files(dest / TORCHVISION_SUBDIR)
+            found = find_files(dest / TORCHVISION_SUBDIR)
             if isinstance(found, dict):
                 return found
             note = f"download into {dest} left {dest / TORCHVISION_SUBDIR} without " + ", ".join(
@@ -145,10 +103,20 @@ def load_fashion_mnist(
     Raises `DataError` naming the file at fault, or every place looked.
     """
     paths = _resolve(root, download)
+    arrays = _read_all(paths)
+    splits = []
+    for name in ("train", "test"):
+        x = torch.from_numpy(arrays[f"{name}_x"].astype(np.float32) / np.float32(255))
+        y = torch.from_numpy(arrays[f"{name}_y"].astype(np.int64))  # (N,)
+        splits.append(Split(x.unsqueeze(1), y))  # x: (N, 1, 28, 28)
+    return splits[0], splits[1]
+
+
+def _read_all(paths: dict[str, Path]) -> dict[str, np.ndarray]:
+    """The four arrays, each file checked, labels in 0..9."""
     arrays = {
         part: _read_idx(paths[part], magic, shape) for part, (_, magic, shape) in FILES.items()
     }
-    splits = []
     for name in ("train", "test"):
         labels = arrays[f"{name}_y"]
         if labels.max() >= NUM_CLASSES:
@@ -156,10 +124,20 @@ def load_fashion_mnist(
                 f"{paths[f'{name}_y']}: label {int(labels.max())} outside "
                 f"0..{NUM_CLASSES - 1}; the file is corrupt. {HOW_TO_GET}"
             )
-        x = torch.from_numpy(arrays[f"{name}_x"].astype(np.float32) / np.float32(255))
-        y = torch.from_numpy(labels.astype(np.int64))  # (N,)
-        splits.append(Split(x.unsqueeze(1), y))  # x: (N, 1, 28, 28)
-    return splits[0], splits[1]
+    return arrays
+
+
+def check_fashion_mnist(req: DataRequest) -> None:
+    """DataError for a truncated or corrupt file where `load` would read (each file set read
+    once per process), or for no files anywhere when a folder was named (nothing is then
+    downloaded); passes when nothing is found and `load` would download."""
+    try:
+        paths = _resolve(req.root, download=False)
+    except DataError:
+        if req.root is None:
+            return
+        raise
+    verify_once(paths.values(), lambda: _read_all(paths))
 
 
 @register_dataset(
@@ -168,7 +146,9 @@ def load_fashion_mnist(
     input_shape=(1, 28, 28),
     train_per_class=6000,
     normalization="pixels / 255, in [0, 1] (no mean or std subtracted, as in the paper's code)",
+    check=check_fashion_mnist,
 )
 def load(req: DataRequest) -> tuple[Split, Split]:
-    """Fashion-MNIST (Xiao et al. 2017): 10 classes of 28x28 grey images, 6000 train each."""
-    return load_fashion_mnist(req.root)
+    """Fashion-MNIST (Xiao et al. 2017): 10 classes of 28x28 grey images, 6000 train each;
+    downloaded by torchvision only when no folder was named and none holds the files."""
+    return load_fashion_mnist(req.root, download=req.root is None)

@@ -2,30 +2,29 @@
 
 Field types, choices and bounds come from the fields' declarations (`nc_core.fields`); the rest
 are rules between fields, the dataset's registered facts (classes, samples per class), and the
-model's own `check` (`nc_core.models.registry`). Each failure names the field at fault.
+model's own `check` (`nc_core.models.registry`), and last the dataset's files
+(`nc_core.data.registry.check_dataset`). Each failure names the field or the file at fault.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-from nc_core.data import get_dataset
+from nc_core.data import check_dataset, get_dataset
 from nc_core.fields import check_fields
 from nc_core.models import BuildContext, get_model
-
-if TYPE_CHECKING:
-    from nc_core.train.config import RunConfig
 
 DEVICE_FORM = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 MAX_SEED = 2**32 - 2  # seed + 1 seeds torch too; numpy-style seeds stay below 2**32
 
 
-def check_run(cfg: RunConfig) -> None:
-    """Raise ValueError naming the first invalid field of `cfg`."""
+def check_run(cfg: Any) -> None:
+    """Raise ValueError naming the first invalid field of `cfg`, a RunConfig (this module reads
+    its fields only, so that RunConfig can call it without an import circle)."""
     check_fields(cfg, label="RunConfig.")
     check_fields(cfg.arch, label=f"RunConfig.{cfg.model}_")
     for name in ("epochs", "batch_size", "patience", "eval_every"):
@@ -77,6 +76,9 @@ def check_run(cfg: RunConfig) -> None:
                 f"RunConfig.fix_from={cfg.fix_from}: the {cfg.model} has {n_layers} "
                 f"measured layers; expected 0..{n_layers - 1}"
             )
+    # Last: the dataset's files where its loader reads them (a DataError, a ValueError, for a
+    # missing, truncated or corrupt one; each file set is read once per process).
+    check_dataset(cfg.dataset, seed=cfg.seed, num_classes=cfg.K)
 
 
 @functools.lru_cache(maxsize=64)

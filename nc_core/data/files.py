@@ -1,0 +1,88 @@
+"""What the file-backed datasets share: where they look, a download through torchvision's own
+dataset class, each file verified once per process, and pixels to normalised tensors.
+
+Where: the folder the user names ($NC_DATA_DIR, `DataRequest.root`), in the layout torchvision
+itself uses, so a folder torchvision downloaded works as it is; without one, `./data` under the
+working directory, where torchvision downloads a dataset that is not there yet (with its own
+checksums). A folder the user named is never downloaded into: absent files there are an error.
+
+Normalisation: per channel, the mean and (population) standard deviation of the train split's
+pixels scaled to [0, 1], computed exactly from their histogram when the split is loaded; the
+test split is normalised with the train split's statistics (`channel_stats`, `normalized`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nc_core.data.registry import DataError
+
+DEFAULT_DIR = Path("data")  # relative to the working directory at call time, as torchvision's
+_VERIFIED: set[tuple] = set()  # signatures of file sets read and checked in this process
+
+
+def base_dir(root: Path | None) -> Path:
+    """The folder looked in: `root` (the user's), else `./data` under the working directory."""
+    return Path(root) if root is not None else Path.cwd() / DEFAULT_DIR
+
+
+def signature(paths: Iterable[Path]) -> tuple:
+    """What identifies the contents of `paths` without reading them: path, size, mtime."""
+    out = []
+    for path in paths:
+        st = os.stat(path)
+        out.append((str(Path(path).resolve()), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def verify_once(paths: Iterable[Path], verify: Callable[[], object]) -> None:
+    """Run `verify()` (which raises DataError) unless these very files passed it already."""
+    key = signature(paths)
+    if key in _VERIFIED:
+        return
+    verify()
+    _VERIFIED.add(key)
+
+
+def download(cls_name: str, base: Path, title: str, how_to_get: str) -> None:
+    """Download dataset `cls_name` of torchvision.datasets into `base` (its layout, its
+    checksums); DataError naming `base` and the fix when that fails (offline, say)."""
+    try:
+        import torchvision  # imported here: only a download needs it
+
+        getattr(torchvision.datasets, cls_name)(root=str(base), train=True, download=True)
+    except (ImportError, OSError, RuntimeError) as err:  # URLError is an OSError
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise DataError(
+            f"{title}: files absent and the download into {base} failed ({reason}). {how_to_get}"
+        ) from err
+
+
+def channel_stats(images: np.ndarray, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and population std of uint8 `images` scaled to [0, 1], exact (from
+    each channel's 256-bin histogram, so no float sum over millions of pixels is involved)."""
+    moved = np.moveaxis(images, channel_axis, 0)  # (C, ...)
+    levels = np.arange(256, dtype=np.float64) / 255.0
+    means, stds = [], []
+    for plane in moved:
+        counts = np.bincount(plane.reshape(-1), minlength=256).astype(np.float64)
+        n = counts.sum()
+        mean = (counts * levels).sum() / n
+        var = (counts * (levels - mean) ** 2).sum() / n
+        means.append(mean)
+        stds.append(np.sqrt(var))
+    return np.array(means), np.array(stds)
+
+
+def normalized(images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
+    """uint8 images (N, C, H, W) -> float32 (x / 255 - mean_c) / std_c, per channel c."""
+    std = np.where(std > 0, std, 1.0)  # a constant channel (a test file) stays finite
+    x = torch.from_numpy(images.astype(np.float32)).div_(255.0)  # (N, C, H, W), a copy
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return x.sub_(m).div_(s)
