@@ -20,6 +20,8 @@ from typing import Any, NoReturn
 
 from nc_core.fields import choices, hints, parse_value, split_optional
 from nc_core.models import MODELS, get_model
+from nc_core.train.config import RUN_FIELDS, RunConfig
+from nc_core.train.keys import LEGACY_KEYS, unknown_key
 
 ARCH_DEST = "arch__"  # argparse dest prefix of the model options' flags
 
@@ -178,3 +180,17 @@ def model_options(args: argparse.Namespace, model: str) -> dict[str, Any]:
         except ValueError as err:
             raise ValueError(f"{shown} {value}: {str(err).partition(': ')[2]}") from None
     return out
+
+
+def parse_setting(model: str, key: str, text: str) -> tuple[str, Any]:
+    """One `--set KEY=VALUE` read for a run of `model`: (flat key, typed value). KEY is a run
+    field, an option of `model` (short or `<model>_<option>`), or a 0.1 name; ValueError names
+    KEY and what is allowed, suggesting the closest names."""
+    key = key if key in RUN_FIELDS else LEGACY_KEYS.get(key, key)
+    if key in RUN_FIELDS and key != "arch":
+        return key, parse_value(RunConfig, key, text)
+    entry = get_model(model)
+    short = key[len(model) + 1 :] if key.startswith(f"{model}_") else key
+    if short in entry.option_names():
+        return f"{model}_{short}", parse_value(entry.options, short, text)
+    raise ValueError(unknown_key(key, model, RUN_FIELDS))

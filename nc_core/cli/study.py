@@ -10,14 +10,13 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from nc_core.cli.args import Parser, add_fields, given
+from nc_core.cli.args import Parser, add_fields, given, parse_setting
 from nc_core.fields import choices
 from nc_core.registry import load_plugins
 from nc_core.study.checks import check_study
 from nc_core.study.registry import StudyEntry
 from nc_core.study.spec import StudyOptions, StudySpec
 from nc_core.train.config import RunConfig
-from nc_core.train.keys import parse_setting
 from nc_core.train.presets import PRESETS, preset, preset_values
 
 
@@ -121,7 +120,7 @@ def study_main(entry: StudyEntry, argv: list[str] | None = None) -> int:
     return result.exit_code
 
 
-def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields) -> RunConfig:
+def base_config(args: argparse.Namespace, *, prefix: str = "", **study_fields: object) -> RunConfig:
     """The preset `prefix + args.preset` with the study's fields, then --dataset and --set
     (`--set FIELD=VALUE`: a run field or an option of the run's model, `--set width=64`)."""
     name = prefix + args.preset

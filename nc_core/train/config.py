@@ -144,6 +144,12 @@ class RunConfig:
         elif data is not None and data.num_classes == self.num_classes:
             object.__setattr__(self, "num_classes", None)  # the dataset's own K: one spelling
         entry = get_model(self.model)
+        clash = set(entry.option_names()) & set(RUN_FIELDS)
+        if clash:
+            raise ValueError(
+                f"model {self.model!r}: options {sorted(clash)} have the names of run fields; "
+                "rename them in the model's options dataclass"
+            )
         if self.arch is None:
             object.__setattr__(self, "arch", entry.options())
         elif isinstance(self.arch, Mapping):
@@ -185,7 +191,7 @@ class RunConfig:
             elif key.startswith(prefix) and key[len(prefix) :] in names:
                 arch[key[len(prefix) :]] = value
             elif strict:
-                raise ValueError(unknown_key(key, model))
+                raise ValueError(unknown_key(key, model, RUN_FIELDS))
         return cls(**run, arch=entry.options(**arch))
 
     @classmethod

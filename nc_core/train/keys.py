@@ -1,4 +1,4 @@
-"""The flat form of a `RunConfig`: its keys, the names nc-core 0.1 used, and one `KEY=VALUE`.
+"""The flat form of a `RunConfig`: its keys, and the names nc-core 0.1 used.
 
 A flat key is a run field (`lr`) or a model option written `<model>_<option>` (`mlp_width`); an
 option's short name (`width`) is resolved against the run's model. Configs, tables and stored
@@ -8,10 +8,9 @@ studies of nc-core 0.1 used one flat dataclass, whose names `LEGACY_KEYS` maps t
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nc_core.fields import parse_value
 from nc_core.models import MODELS, get_model
 
 # Config keys of nc-core 0.1, whose RunConfig was one flat dataclass: read as today's names.
@@ -22,13 +21,6 @@ LEGACY_KEYS = {
     "etf_blocks": "vit_etf_blocks",
     "etf_linears": "vit_etf_linears",
 }
-
-
-def run_fields() -> dict:
-    """RunConfig's fields by name (the run's own fields; `arch` holds the model's options)."""
-    from nc_core.train.config import RUN_FIELDS
-
-    return RUN_FIELDS
 
 
 def upgrade_keys(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,15 +36,13 @@ def upgrade_keys(flat: Mapping[str, Any]) -> dict[str, Any]:
 def canonical_keys(model: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """`values` with each option short name (`width`) written as its flat key (`mlp_width`)
     for `model`; run fields and flat keys as they are."""
-    names = get_model(model).option_names()
-    return {
-        (f"{model}_{k}" if k in names and k not in run_fields() else k): v
-        for k, v in values.items()
-    }
+    names = get_model(model).option_names()  # never a run field's name (RunConfig checks)
+    return {(f"{model}_{k}" if k in names else k): v for k, v in values.items()}
 
 
-def unknown_key(key: str, model: str) -> str:
-    """The message for a config key that is neither a run field nor an option of `model`."""
+def unknown_key(key: str, model: str, run_fields: Iterable[str]) -> str:
+    """The message for a config key that is neither one of `run_fields` nor an option of
+    `model`, naming the model that has it or the closest names."""
     entry = get_model(model)
     for other in MODELS:
         if other != model and key.startswith(f"{other}_"):
@@ -67,28 +57,7 @@ def unknown_key(key: str, model: str) -> str:
             f"RunConfig.{key}: an option of model {' and '.join(map(repr, owners))}, and this "
             f"run's model is {model!r} (its options: {', '.join(entry.option_names())})"
         )
-    known = [k for k in run_fields() if k != "arch"] + list(entry.option_names())
+    known = [k for k in run_fields if k != "arch"] + list(entry.option_names())
     close = difflib.get_close_matches(key, known, n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     return f"RunConfig.{key}: not a run field nor an option of model {model!r}{hint}"
-
-
-def parse_setting(model: str, key: str, text: str) -> tuple[str, Any]:
-    """One `KEY=VALUE` setting read for a run of `model`: (flat key, typed value). KEY is a run
-    field, an option of `model` (short or `<model>_<option>`), or a 0.1 name; ValueError names
-    KEY and what is allowed, suggesting the closest names."""
-    key = LEGACY_KEYS.get(key, key) if key not in run_fields() else key
-    if key in run_fields() and key != "arch":
-        return key, parse_value(run_config_class(), key, text)
-    entry = get_model(model)
-    short = key[len(model) + 1 :] if key.startswith(f"{model}_") else key
-    if short in entry.option_names():
-        return f"{model}_{short}", parse_value(entry.options, short, text)
-    raise ValueError(unknown_key(key, model))
-
-
-def run_config_class() -> type:
-    """The RunConfig class (imported when first needed: it imports this module)."""
-    from nc_core.train.config import RunConfig
-
-    return RunConfig
