@@ -228,3 +228,41 @@ def test_vit_blocks_built_as_etf_count_as_fixed_from_epoch_zero(on_device):
     assert record.layers["blocks.1"].fixed_as == "rotated"
     assert record.layers["blocks.1"].fixed_epoch == 0
     assert record.layers["blocks.0"].fixed_as == ""
+
+
+def test_ctrl_c_on_a_run_is_one_line_exit_130_and_the_same_command_resumes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    ck, out = tmp_path / "run.pt", tmp_path / "run.parquet"
+    cmd = [sys.executable, "-m", "nc_core.train", "--preset", "smoke", "--dataset", "synthetic"]
+    cmd += ["--epochs", "400", "--device", "cpu", "--checkpoint", str(ck), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().startswith("epoch   1/400")  # one epoch done and saved
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "interrupted after epoch" in lines[0], stderr
+    assert f"rerun the same command to resume from {ck}" in lines[0]
+    done = int(lines[0].split("interrupted after epoch ")[1].split(";")[0])
+    kept = pd.read_parquet(out)
+    assert list(kept.epoch) == list(range(1, done + 1)) and set(kept.status) == {"incomplete"}
+    again = subprocess.run(
+        [*cmd[:8], str(done + 1), *cmd[9:]],  # a constant rate: a shorter run resumes too
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0 and f"resuming from {ck} after epoch {done}" in again.stdout

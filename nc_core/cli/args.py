@@ -69,9 +69,11 @@ def add_fields(
     *,
     skip: tuple[str, ...] = (),
     default_from: str | None = None,
+    chosen: dict[str, Any] | None = None,
 ) -> None:
     """One flag per field of dataclass `cls` (but `skip`), its help from the field's metadata,
-    its choices from its Literal type or registry, its default shown once. With `default_from`
+    its choices from its Literal type or registry, its default shown once. `chosen`: the values
+    that `default_from` sets (a preset's), shown as the defaults in --help. With `default_from`
     (e.g. "--preset"), every flag defaults to None, so only the values given on the command line
     override what that option chooses; the help says so and names the field's own default."""
     for f in dataclasses.fields(cls):
@@ -81,6 +83,9 @@ def add_fields(
         allowed = choices(cls, f.name)
         shown = "none" if f.default is None else f.default
         where = f"{default_from}'s, else {shown}" if default_from else shown
+        if chosen is not None and default_from:
+            value = chosen.get(f.name, f.default)
+            where = f"{'none' if value is None else value}, from {default_from}"
         text = f"{f.metadata.get('help', '')} (default: {where})".strip()
         kwargs = dict(dest=f.name, default=None if default_from else f.default, help=text)
         if base is bool:
@@ -119,16 +124,21 @@ def _is_bool(model: str, name: str) -> bool:
     return split_optional(hints(get_model(model).options)[name])[0] is bool
 
 
-def add_model_options(parser: argparse.ArgumentParser, *, taken: set[str]) -> None:
+def add_model_options(
+    parser: argparse.ArgumentParser, *, taken: set[str], chosen: dict[str, Any] | None = None
+) -> None:
     """A flag per option of any registered model, read against the run's model later
     (`model_options`): `--width` (mlp: ..., cnn: ...), and `--<model>-<option>` for one model
-    (hidden from --help). `taken`: the parser's other field names, which options never shadow."""
+    (hidden from --help). `taken`: the parser's other field names, which options never shadow;
+    `chosen`: flat values (`mlp_width`) a preset sets, shown as the defaults."""
+    chosen = chosen or {}
     seen = set(taken)
     for name, owners in _option_fields().items():
         if name in taken:
             continue
         helps = "; ".join(
-            f"{m}: {f.metadata.get('help', name)} (default {f.default})" for m, f in owners
+            f"{m}: {f.metadata.get('help', name)} (default {chosen.get(f'{m}_{name}', f.default)})"
+            for m, f in owners
         )
         is_bool = _is_bool(owners[0][0], name)
         _add_option(parser, flag(name), f"{ARCH_DEST}{name}", is_bool, helps)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from nc_core.cli.args import Parser, add_fields, add_model_options, fail, given, model_options
 from nc_core.registry import load_plugins
@@ -25,9 +26,10 @@ from nc_core.train.presets import PRESETS, preset, preset_values
 PROG = "python -m nc_core.train"
 
 
-def build_parser() -> Parser:
+def build_parser(argv: list[str] | None = None) -> Parser:
     """The parser of `python -m nc_core.train`: run options, every RunConfig field and model
-    option as a flag."""
+    option as a flag. Given the command line `argv`, --help shows as defaults the values its
+    `--preset` (and `--model`) set."""
     p = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--preset", default="quick", choices=sorted(PRESETS), help="base values (default: quick)"
@@ -47,9 +49,27 @@ def build_parser() -> Parser:
         metavar="DIR",
         help="write TensorBoard event files (per-epoch scalars, per-layer NCC and NC1) to DIR",
     )
-    add_fields(p, RunConfig, skip=("arch",), default_from="--preset")
-    add_model_options(p, taken=set(RUN_FIELDS))
+    chosen = _chosen(argv or [])
+    add_fields(p, RunConfig, skip=("arch",), default_from="--preset", chosen=chosen)
+    add_model_options(p, taken=set(RUN_FIELDS), chosen=chosen)
     return p
+
+
+def _chosen(argv: list[str]) -> dict[str, Any]:
+    """The flat values of the preset (and model) named on the command line: what --help shows."""
+    pick = {}
+    for flag_ in ("--preset", "--model"):
+        for i, word in enumerate(argv):
+            if word == flag_ and i + 1 < len(argv):
+                pick[flag_] = argv[i + 1]
+            elif word.startswith(flag_ + "="):
+                pick[flag_] = word.split("=", 1)[1]
+    name = pick.get("--preset", "quick")
+    try:
+        values = preset_values(name, pick.get("--model"))
+        return RunConfig.from_dict(values).to_dict()
+    except ValueError:  # a bad name: the parser says so in one line
+        return {}
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -108,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         load_plugins()
     except ValueError as err:
         return fail(PROG, err)
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     state = None
     try:  # every check before any work: nothing is loaded, trained or written on bad input
         cfg = config_from_args(args)
@@ -127,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming from {args.checkpoint} after epoch {state.epoch}")
 
     board = TensorBoardLogger(args.tensorboard) if args.tensorboard is not None else None
+    last: list = [state]  # the newest state: what an interrupted run keeps
 
     def on_epoch(record, st):
+        last[0] = st
         if not args.quiet:
             print(progress_line(record, cfg), flush=True)
         if board is not None:
@@ -138,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         result = train(cfg, on_epoch=on_epoch, state=state)
+    except KeyboardInterrupt:
+        return interrupted(args, cfg, last[0])
     finally:
         if board is not None:
             board.close()
@@ -148,6 +173,22 @@ def main(argv: list[str] | None = None) -> int:
         write_pair(epochs, layers, args.out, layers_path(args.out))
         print(f"wrote {args.out} ({len(epochs)} rows) and {layers_path(args.out)}")
     return 0 if result.status == "ok" else 1
+
+
+def interrupted(args: argparse.Namespace, cfg: RunConfig, state: object) -> int:
+    """Ctrl-C: one line saying what was kept and how to go on; the epochs done so far go to
+    --out (status "incomplete"). Returns 130, the exit status of a SIGINT."""
+    done = getattr(state, "epoch", 0)
+    if args.checkpoint is not None and state is not None:
+        how = f"rerun the same command to resume from {args.checkpoint}"
+    else:
+        how = "no --checkpoint: nothing kept to resume from"
+    if args.out is not None and state is not None and state.records:
+        epochs, layers = to_frames(state.records, cfg, status="incomplete")
+        write_pair(epochs, layers, args.out, layers_path(args.out))
+        how += f"; the {len(epochs)} epochs done are in {args.out}"
+    print(f"{PROG}: interrupted after epoch {done}; {how}", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":
