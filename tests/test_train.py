@@ -266,3 +266,20 @@ def test_ctrl_c_on_a_run_is_one_line_exit_130_and_the_same_command_resumes(tmp_p
         timeout=120,
     )
     assert again.returncode == 0 and f"resuming from {ck} after epoch {done}" in again.stdout
+
+
+def test_abbreviated_flags_are_refused_and_a_misspelt_setting_gets_the_closest_names(capsys):
+    import argparse
+
+    from nc_core.cli.study import base_config
+
+    with pytest.raises(SystemExit) as stop:
+        cli_main(["--preset", "smoke", "--epoch", "2"])  # not taken for --epochs
+    assert stop.value.code == 2
+    assert "unrecognized arguments: --epoch" in capsys.readouterr().err
+    args = argparse.Namespace(preset="smoke", model=None, dataset=None, set=["epoch=1"])
+    with pytest.raises(ValueError, match="did you mean epochs"):
+        base_config(args)
+    args.set = ["widht=8"]
+    with pytest.raises(ValueError, match="did you mean width"):
+        base_config(args)
