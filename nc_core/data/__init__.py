@@ -4,14 +4,13 @@ with its classes and sample shape. Importing this package registers the built-in
 pickles) and `synthetic` (Gaussian classes, no download).
 """
 
-from nc_core.data import (  # noqa: F401  (each registers itself)
-    cifar10,
-    cifar100,
-    fashion_mnist,
-    kmnist,
-    mnist,
-    synthetic,
-)
+# Each registers itself; the order is the order of --dataset's choices.
+from nc_core.data import fashion_mnist  # noqa: F401  # isort: skip
+from nc_core.data import synthetic  # noqa: F401  # isort: skip
+from nc_core.data import mnist  # noqa: F401  # isort: skip
+from nc_core.data import kmnist  # noqa: F401  # isort: skip
+from nc_core.data import cifar10  # noqa: F401  # isort: skip
+from nc_core.data import cifar100  # noqa: F401  # isort: skip
 from nc_core.data.registry import (
     DATASETS,
     DataError,

@@ -25,7 +25,7 @@ class ModelAdapter:
     layers: measured layers, input to output; the last is the classifier.
     penultimate: the module whose output is the classifier's input (NC3, NC4).
     reduce: a tapped output -> (B, D) features (a ViT's CLS token); None flattens.
-    linears: measured layer -> the nn.Linear names that fixing it replaces.
+    linears: measured layer -> the nn.Linear (or nn.Conv2d) names that fixing it replaces.
     activations: measured layer -> the module right after its nonlinearity (dead units).
     adaptive: the layers an adaptive policy may fix (all of them, or a ViT's blocks).
     input_layer: the measured layer fed by the raw input (never fixed unless `fix_input`).

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from nc_core.data.split import Split, batches, stratified_subset
-from nc_core.fixing.etf import ETFLinear, count_parameters
+from nc_core.fixing.etf import FIXED_LAYERS, count_parameters
 from nc_core.measure.evaluate import Evaluation, evaluate
 from nc_core.models.adapter import ModelAdapter
 from nc_core.results.records import EpochRecord, LayerRecord
@@ -74,11 +74,12 @@ def optimizer_state_bytes(opt: torch.optim.Optimizer) -> int:
 
 
 def built_fixed(model: nn.Module, adapter: ModelAdapter) -> dict[str, Fixed]:
-    """The measured layers whose linears the builder made fixed (an ETF-Transformer's blocks)."""
+    """The measured layers whose linears (or convs) the builder made fixed (an ETF-Transformer's
+    blocks)."""
     out = {}
     for layer in adapter.layers:
         mods = [model.get_submodule(n) for n in adapter.linears_of(layer)]
-        if mods and all(isinstance(m, ETFLinear) for m in mods):
+        if mods and all(isinstance(m, FIXED_LAYERS) for m in mods):
             out[layer] = Fixed(0, mods[0].kind, adapter.linears_of(layer), built=True)
     return out
 

@@ -4,7 +4,9 @@
 line's `--preset` and every study start from one. A preset's values are run fields and the
 options of its model; a model may add its own size for a preset name (`smoke` for the ViT is
 dim 32, depth 2: `nc_core.models.registry.ModelEntry.presets`), used when the preset runs with
-that model (`preset("smoke", model="vit")`).
+that model (`preset("smoke", model="vit")`). The GPU-scale presets of the CIFAR networks
+(`cifar10-resnet18`, `cifar100-resnet18`, `cifar10-resnet-mlp`) name their dataset too; each
+says beside it where its setting comes from.
 """
 
 from __future__ import annotations
@@ -64,6 +66,49 @@ PRESETS: dict[str, dict[str, Any]] = {
         weight_decay=0.05,
         nc_samples=20,
         batch_size=50,
+    ),
+    # GPU scale. ResNet-18 on CIFAR: the common CIFAR recipe (as in kuangliu/pytorch-cifar: SGD
+    # lr 0.1, momentum 0.9, weight decay 5e-4, cosine over 200 epochs, batch 128), here without
+    # its random-crop and flip augmentation (the splits are held in memory as they are).
+    "cifar10-resnet18": dict(
+        model="resnet18",
+        dataset="cifar10",
+        epochs=200,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        schedule="cosine",
+        batch_size=128,
+        nc_samples=500,
+    ),
+    "cifar100-resnet18": dict(
+        model="resnet18",
+        dataset="cifar100",
+        epochs=200,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        schedule="cosine",
+        batch_size=128,
+        nc_samples=100,  # of CIFAR-100's 500 train images per class
+    ),
+    # The neural-collapse setting of Papyan, Han & Donoho 2020 (PNAS): trained far past zero
+    # train error (350 epochs) by SGD with momentum 0.9 and weight decay 5e-4, the learning rate
+    # cut by 10 twice, no augmentation. lr 0.1 and the cuts at 1/2 and 3/4 of training (the
+    # `multistep` schedule, not their 1/3 and 2/3) are this project's.
+    "cifar10-resnet-mlp": dict(
+        model="resnet_mlp",
+        dataset="cifar10",
+        epochs=350,
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        schedule="multistep",
+        batch_size=128,
+        nc_samples=500,
     ),
 }
 
