@@ -42,11 +42,94 @@ def test_read_pair_refuses_a_mismatched_pair_naming_both_files(tmp_path):
         read_pair(tmp_path / "epochs.parquet", tmp_path / "layers.parquet")
 
 
+def _leftovers(d: Path) -> list[str]:
+    """What a finished write leaves beside its pair but the pair: temporary files, a
+    generation that is not current, anything else."""
+    names = sorted(p.name for p in d.iterdir())
+    extra = [
+        n for n in names if n not in ("epochs.parquet", "layers.parquet", ".epochs.parquet.pair")
+    ]
+    folder = d / ".epochs.parquet.pair"
+    if folder.is_dir():
+        live = os.readlink(folder / "current")
+        extra += [
+            f"pair/{p.name}" for p in folder.iterdir() if p.name not in ("lock", "current", live)
+        ]
+    return extra + [str(p) for p in d.rglob("*.tmp")]
+
+
 def _assert_old_pair_kept(d: Path, old: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     a, b = read_pair(d / "epochs.parquet", d / "layers.parquet")
     pd.testing.assert_frame_equal(a, old[0])
     pd.testing.assert_frame_equal(b, old[1])
-    assert sorted(p.name for p in d.iterdir()) == ["epochs.parquet", "layers.parquet"]
+    assert _leftovers(d) == []
+
+
+KILL_AT_RENAME = """
+import os, signal, sys
+import numpy as np, pandas as pd
+from nc_core.results.pair import write_pair
+stop, calls, real = int(sys.argv[2]), [], os.replace
+def replace(src, dst):
+    calls.append(dst)
+    if len(calls) == stop:
+        os.kill(os.getpid(), signal.SIGKILL)  # no clean-up of any kind, as a power cut
+    return real(src, dst)
+os.replace = replace
+d = sys.argv[1]
+write_pair(pd.DataFrame({"x": np.arange(50.0)}), pd.DataFrame({"x": np.arange(60.0)}),
+           f"{d}/epochs.parquet", f"{d}/layers.parquet")
+"""
+
+
+@pytest.mark.parametrize("kill_at", [1, 2, 3])
+def test_writer_killed_at_any_rename_leaves_one_whole_pair_and_the_next_write_cleans_up(
+    tmp_path, kill_at
+):
+    old = frame(5), frame(6)
+    write_pair(*old, tmp_path / "epochs.parquet", tmp_path / "layers.parquet")
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_AT_RENAME, str(tmp_path), str(kill_at)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode in (0, -9), done.stderr
+    a, b = read_pair(tmp_path / "epochs.parquet", tmp_path / "layers.parquet")  # not mismatched
+    assert (len(a), len(b)) in ((5, 6), (50, 60))
+    assert done.returncode == 0 or (len(a), len(b)) == (5, 6)  # killed: the old pair, whole
+    (tmp_path / ".layers.parquet.k2j3h4x9.tmp").write_bytes(b"left by an older version")
+    os.utime(tmp_path / ".layers.parquet.k2j3h4x9.tmp", (0, 0))
+    new = frame(7), frame(8)
+    write_pair(*new, tmp_path / "epochs.parquet", tmp_path / "layers.parquet")
+    a, b = read_pair(tmp_path / "epochs.parquet", tmp_path / "layers.parquet")
+    pd.testing.assert_frame_equal(a, new[0])
+    pd.testing.assert_frame_equal(b, new[1])
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_killed_single_file_write_leaves_a_temporary_file_the_next_write_removes(tmp_path):
+    target = tmp_path / "report.md"
+    script = (
+        "import os, signal, sys\n"
+        "from nc_core.results.atomic import write_atomic\n"
+        "os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "write_atomic(sys.argv[1], lambda tmp: open(tmp, 'w').write('new'))\n"
+    )
+    target.write_text("old")
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(target)],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == -9
+    assert target.read_text() == "old" and len(list(tmp_path.glob(".report.md.*.tmp"))) == 1
+    atomic.write_text_atomic(target, "newer")
+    assert target.read_text() == "newer" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "report.md"
+    ]
 
 
 def test_injected_write_failure_of_the_second_table_keeps_both_old_tables(tmp_path, monkeypatch):

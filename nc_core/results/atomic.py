@@ -4,14 +4,20 @@ A crash or a concurrent reader never sees a half-written table, checkpoint, figu
 `write_together` replaces several files together or not at all: every temporary file is written
 and flushed to disk before the first rename, so a full disk or a failed write leaves all the old
 files in place. Files get the usual mode of a new file (0666 less the umask), not mkstemp's 0600.
-`check_writable` refuses an output path before any work is done.
+A temporary file's name says which process wrote it (`.NAME.nc-HOST-PID-XXXXXXXX.tmp`), so one
+left by a killed process (SIGKILL allows no clean-up) is removed by the next write of the same
+file on that host (`clean_stale_temps`). `check_writable` refuses an output path before any work
+is done.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +43,8 @@ def current_umask() -> int:
     return mask
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Flush a folder's entries (renames into it) to disk, where the file system allows."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -50,22 +57,88 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+OLD_TEMP_AGE_S = 24 * 3600  # a temporary file without a writer in its name, older than this
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+
+
+def temp_prefix(path: Path) -> str:
+    """The start of the name of a temporary file for `path`, naming this host and process."""
+    return f".{path.name}.nc-{_host()}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of `path` that no live writer owns: those of a process of this
+    host that is gone, and those without a writer in their name (written before names carried
+    one) older than `OLD_TEMP_AGE_S`. Returns what was removed."""
+    path = Path(path)
+    mine = re.compile(rf"^\.{re.escape(path.name)}\.nc-(.+)-(\d+)-[^.]+\.tmp$")
+    unnamed = re.compile(rf"^\.{re.escape(path.name)}\.[^.]+\.tmp$")
+    removed = []
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for tmp in siblings:
+        m = mine.match(tmp.name)
+        if m:
+            stale = m.group(1) == _host() and not _alive(int(m.group(2)))
+        elif unnamed.match(tmp.name):
+            try:
+                stale = time.time() - tmp.lstat().st_mtime > OLD_TEMP_AGE_S
+            except OSError:
+                continue
+        else:
+            continue
+        if stale:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def new_file(folder: Path, prefix: str, mode: int) -> str:
+    """Create an empty temporary file in `folder` with `mode`; its path."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def fsync_file(path: str | os.PathLike) -> None:
+    """Flush the file at `path` to disk."""
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
 def write_together(writes: Mapping[str | os.PathLike, Write]) -> list[Path]:
     """Call each `write(tmp_path)`, flush every temporary file to disk, then rename each to its
-    path. If any write fails, no target is touched and no temporary file is left."""
+    path. If any write fails, no target is touched and no temporary file is left; stale
+    temporary files of the targets (a killed writer's) are removed first."""
     targets = [Path(p) for p in writes]
     temps: dict[Path, str] = {}
     mode = 0o666 & ~current_umask()
     try:
         for path, write in zip(targets, writes.values(), strict=True):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            clean_stale_temps(path)
+            tmp = new_file(path.parent, temp_prefix(path), mode)
             temps[path] = tmp
-            os.fchmod(fd, mode)
-            os.close(fd)
             write(tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
+            fsync_file(tmp)
         for path, tmp in temps.items():
             os.replace(tmp, path)
     except BaseException:
@@ -73,7 +146,7 @@ def write_together(writes: Mapping[str | os.PathLike, Write]) -> list[Path]:
             Path(tmp).unlink(missing_ok=True)
         raise
     for directory in {p.parent for p in targets}:
-        _fsync_dir(directory)
+        fsync_dir(directory)
     return targets
 
 
