@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from nc_core.study.declaration import DEFAULT_FIGURES
 
+from .arch_nets import arch_nets_jobs
 from .default import default_jobs
 from .eps_arms import eps_arms_jobs
 from .fix_from import fix_from_jobs
@@ -18,4 +19,5 @@ FIGURE_SETS = {
     "fix_from": fix_from_jobs,  # StaticETF from each layer, per MLP width and depth
     "vit_ffn": vit_ffn_jobs,  # ViT feedforward linears fixed to ETFs, block by block
     "runs": run_jobs,  # single runs, or a study of baselines only
+    "arch_nets": arch_nets_jobs,  # Adaptive-ETF across networks and datasets
 }
