@@ -33,8 +33,9 @@ from .loading.load import Study, find_studies, load_all, load_run
 from .loading.parquet_tables import ResultsSchemaError
 from .report.build import build_report
 from .report.paper_comparison import chosen_sentence
-from .tables.arms import study_table
+from .tables.arms import study_keys, study_table
 from .tables.controls import controls
+from .tables.kind_pairs import kind_differences, markdown_pairs, pairs_sentence
 from .tables.markdown import write_table
 
 
@@ -138,25 +139,37 @@ def main(argv: list[str] | None = None) -> int:
         if study.type is None:  # plain runs: no arms to tabulate
             continue
         tables[name] = study_table(study)
-        notes[name] = chosen_sentence(tables[name], study.type.method, study.type.table_keys)
+        notes[name] = chosen_sentence(tables[name], study.type.method, study_keys(study))
         written += write_table(tables[name], out, f"{name}_table")
 
     figures: dict[str, list[Drawn]] = {}
     for name, study in studies.items():
         jobs = FIGURE_SETS[study.figure_set](study, args.eps)
         figures[name] = [render(job, out, args.pdf) for job in jobs]
-    drawn_controls = []
+    drawn_controls, pairs = [], None
     if args.run is None:
         table = controls(list(studies.values()))
+        pairs = kind_differences(list(studies.values()))
+        if len(pairs):
+            written.append(write_text_atomic(out / "kind_pairs.csv", pairs.to_csv(index=False)))
+            written.append(write_text_atomic(out / "kind_pairs.md", markdown_pairs(pairs)))
         if len(table):
             written += write_table(table, out, "controls")
+
+            def draw_controls():
+                fig, note = controls_figure(table)
+                if len(pairs):
+                    return fig, f"{note} The same arms compared, paired by seed: the table below."
+                return fig, f"{note} {pairs_sentence(pairs)}"
+
             job = Job(
                 "Every kind at equal layers fixed",
                 "controls",
                 "Final test accuracy against layers fixed for each kind, the ETF kinds beside "
                 "the random-isometry and freeze-in-place controls, with each setup's baseline "
-                "as a band; only cells where layers were fixed are drawn.",
-                lambda: controls_figure(table),
+                "as a band, one panel per reading of the rule (mode); only cells where layers "
+                "were fixed are drawn.",
+                draw_controls,
             )
             drawn_controls.append(render(job, out, args.pdf))
     for drawn in [d for ds in figures.values() for d in ds] + drawn_controls:
@@ -171,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         table_notes=notes,
         figures=figures,
         controls=drawn_controls,
+        pairs=pairs,
     )
     written.append(write_text_atomic(out / "REPORT.md", text))
     for path in written:

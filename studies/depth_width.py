@@ -2,11 +2,12 @@
 2412.00884, Figure 1).
 
 For every (width, depth) the baseline shows where neural collapse sets in: its effective depth
-at eps (`nc_core.measure.depth`) is the first layer from which on every layer has train NCC error <=
-eps. StaticETF then fixes every layer from `fix_from` on to a simplex ETF before training, for each
-fix_from in 1..depth-1 (fc1, fed by the raw input, is always trained). The paper's claim:
-fixing from at or after the effective depth costs little test accuracy; fixing earlier costs
-more.
+at eps (`nc_core.measure.depth`), printed by both definitions: the ε-effective depth of Galanti,
+Galanti & Ben-Shaul 2022 (the lowest layer with train NCC error <= eps) and the collapsed suffix
+(the first layer from which on every layer has train NCC error <= eps). StaticETF then fixes
+every layer from `fix_from` on to a simplex ETF before training, for each fix_from in
+1..depth-1 (fc1, fed by the raw input, is always trained). The paper's claim: fixing from at or
+after the effective depth costs little test accuracy; fixing earlier costs more.
 
     python studies/depth_width.py --preset smoke          # CI: < 2 min on 2 CPUs
     python studies/depth_width.py --preset quick --widths 100 400 --depths 4 8
@@ -19,8 +20,8 @@ import sys
 
 import pandas as pd
 
-from nc_core.cli.study import base_config, study_main, study_name
-from nc_core.measure.depth import effective_depths, format_depth
+from nc_core.cli.study import base_config, distinct, study_main, study_name
+from nc_core.measure.depth import DEFINITIONS, effective_depths, format_depth
 from nc_core.study.declaration import StudyType
 from nc_core.study.registry import register_study
 from nc_core.study.spec import StudySpec
@@ -45,13 +46,16 @@ def trial_list(widths, depths, seeds, kind: str = "canonical") -> list[dict]:
 
 
 def baseline_depths(layers: pd.DataFrame, eps: float) -> pd.DataFrame:
-    """Each baseline trial's effective depth at eps at its last epoch (`nc_core.measure.depth`; the
-    layer index, "none" where the output layer does not qualify)."""
+    """Each baseline trial's effective depth at eps at its last epoch by each definition
+    (`nc_core.measure.depth.DEFINITIONS`: columns `lowest` and `suffix`, the layer index, "none"
+    where no layer qualifies)."""
     base = layers[layers.policy == "none"]
     last = base[base.epoch == base.groupby("trial_id").epoch.transform("max")]
-    depth = effective_depths(last, eps).droplevel("epoch")
     shape = last.groupby("trial_id")[["mlp_width", "mlp_depth", "seed"]].first()
-    return shape.assign(effective_depth=depth.map(format_depth)).reset_index()
+    for definition in DEFINITIONS:
+        depth = effective_depths(last, eps, definition=definition).droplevel("epoch")
+        shape[definition] = depth.reindex(shape.index).map(format_depth)
+    return shape.reset_index()
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +77,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 def build_spec(args: argparse.Namespace) -> StudySpec:
     p = args.preset
-    trials = trial_list(args.widths or WIDTHS[p], args.depths or DEPTHS[p], args.seeds, args.kind)
+    if not 0.0 <= args.eps <= 1.0:
+        raise ValueError(f"--eps {args.eps}: an NCC error threshold must lie in [0, 1], e.g. 0.1")
+    widths = distinct("--widths", args.widths or WIDTHS[p])
+    depths = distinct("--depths", args.depths or DEPTHS[p])
+    trials = trial_list(widths, depths, args.seeds, args.kind)
     return StudySpec(
         name=study_name(args, STUDY.name), base=base_config(args), trials=tuple(trials)
     )
@@ -82,7 +90,9 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
 def summary(args: argparse.Namespace, spec: StudySpec, result) -> list:
     """The baselines' effective depths, then final accuracy per (width, depth, fix_from)."""
     return [
-        f"effective depth at eps={args.eps} (baseline, last epoch):",
+        f"effective depth at eps={args.eps} (baseline, last epoch); lowest: the lowest layer with "
+        "train NCC error <= eps (Galanti, Galanti & Ben-Shaul 2022); suffix: the first layer "
+        "from which every layer to the output is <= eps:",
         baseline_depths(result.layers, args.eps),
         STUDY.summarize(result.epochs),
     ]

@@ -1,15 +1,20 @@
-"""Adaptive-ETF over the NCC-error threshold eps, against the plain MLP (Liu, arXiv 2412.00884).
+r"""Adaptive-ETF over the NCC-error threshold eps, against the plain MLP (Liu, arXiv 2412.00884).
 
 Adaptive-ETF fixes a layer to a simplex ETF once its train nearest-class-centre error stays
 under eps; a larger eps fixes layers earlier, cutting trainable parameters, perhaps at some test
-accuracy. The grid runs the baseline and Adaptive-ETF at every eps (for each kind: canonical,
-rotated, freeze) and seed. `--search optuna` instead lets Optuna's sampler pick eps (and with
-`--search-lr` the learning rate) for two objectives, test accuracy (max) and trainable
-parameters (min), and prints the Pareto front (also saved as results/<name>/pareto.csv).
+accuracy. The grid runs the baseline and Adaptive-ETF at every eps, for each kind (`--kinds`)
+and reading of the rule (`--modes`: `layer` fixes each layer under eps, `beyond` the layers from
+the effective depth on; `beyond:0.1` runs a mode at those eps only), for every seed. Each value
+of a list option is given once: a repeated value would only repeat a trial. `--search optuna`
+instead lets Optuna's sampler pick eps (and with `--search-lr` the learning rate) for two
+objectives, test accuracy (max) and trainable parameters (min), and prints the Pareto front
+(also saved as results/<name>/pareto.csv).
 
     python studies/eps_sweep.py --preset smoke            # CI: < 2 min on 2 CPUs
     python studies/eps_sweep.py --preset quick            # about an hour on a CPU
     python studies/eps_sweep.py --preset quick --search optuna --num-samples 20
+    python studies/eps_sweep.py --preset quick --seeds 0 1 2 --eps 0.1 0.2 \
+        --kinds canonical rotated orthogonal freeze --modes layer beyond:0.1   # 39 trials
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nc_core.cli.study import base_config, study_main, study_name
+from nc_core.cli.study import base_config, distinct, study_main, study_name
+from nc_core.fixing.policy import MODES
 from nc_core.results.atomic import write_csv_atomic
 from nc_core.study.declaration import PaperNumber, StudyType
 from nc_core.study.registry import register_study
@@ -31,16 +37,41 @@ SAMPLES = {"smoke": 3, "quick": 12, "paper": 40}
 OBJECTIVES = (("test_acc", "max"), ("trainable_params", "min"))
 
 
-def trial_list(eps_grid, kinds, seeds) -> list[dict]:
-    """Per seed: the baseline, then Adaptive-ETF for every (kind, eps)."""
+def parse_modes(items: list[str] | None, eps_grid, default: str = "layer") -> list[tuple]:
+    """`--modes` as [(mode, its eps)]: each item MODE (at every eps of the grid) or
+    MODE:EPS[,EPS...] (at those eps only); None: `default` at the grid. ValueError naming a bad
+    item, an unknown mode, or a mode or eps given twice."""
+    out = []
+    for item in items or [default]:
+        mode, sep, values = item.partition(":")
+        if mode not in MODES:
+            raise ValueError(f"--modes {item}: unknown mode {mode!r}; expected one of {MODES}")
+        try:
+            eps = tuple(float(v) for v in values.split(",")) if sep else tuple(eps_grid)
+        except ValueError:
+            raise ValueError(
+                f"--modes {item}: expected MODE or MODE:EPS[,EPS...], e.g. beyond:0.1"
+            ) from None
+        out.append((mode, distinct(f"--modes {item}", eps)))
+    distinct("--modes", [mode for mode, _ in out])
+    return out
+
+
+def trial_list(eps_grid, kinds, seeds, modes=None, *, base_mode: str = "layer") -> list[dict]:
+    """Per seed: the baseline, then Adaptive-ETF for every (mode, kind, eps); `modes` as from
+    `parse_modes` (None: `base_mode` at every eps). A trial names its mode where it is not
+    `base_mode`, so a study of one mode keeps the trials it was stored with."""
+    modes = modes if modes is not None else [(base_mode, tuple(eps_grid))]
     trials = []
     for seed in seeds:
         trials.append(dict(policy="none", seed=seed))
-        trials += [
-            dict(policy="adaptive", kind=kind, eps=eps, seed=seed)
-            for kind in kinds
-            for eps in eps_grid
-        ]
+        for mode, mode_eps in modes:
+            named = {} if mode == base_mode else {"mode": mode}
+            trials += [
+                dict(policy="adaptive", kind=kind, eps=eps, seed=seed, **named)
+                for kind in kinds
+                for eps in mode_eps
+            ]
     return trials
 
 
@@ -61,6 +92,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         choices=KINDS,
         help="what a fixed layer becomes",
     )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        metavar="MODE[:EPS,...]",
+        help="readings of the rule: layer (each layer under eps; the default), beyond (the "
+        "layers from the effective depth on); MODE:EPS,... runs a mode at those eps only",
+    )
     parser.add_argument("--search", choices=("grid", "optuna"), default="grid")
     parser.add_argument("--search-lr", action="store_true", help="optuna: search lr as well")
     parser.add_argument("--num-samples", type=int, help="optuna: trials (default: per preset)")
@@ -76,15 +114,16 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
             num_samples=SAMPLES[args.preset] if args.num_samples is None else args.num_samples,
             objectives=OBJECTIVES,
         )
-    eps = args.eps or (SMOKE_EPS if args.preset == "smoke" else EPS_GRID)
-    trials = trial_list(eps, args.kinds, args.seeds)
-    return StudySpec(
-        name=study_name(args, STUDY.name), base=base_config(args), trials=tuple(trials)
-    )
+    eps = distinct("--eps", args.eps or (SMOKE_EPS if args.preset == "smoke" else EPS_GRID))
+    base = base_config(args)
+    modes = parse_modes(args.modes, eps, base.mode)
+    kinds = distinct("--kinds", args.kinds)
+    trials = trial_list(eps, kinds, args.seeds, modes, base_mode=base.mode)
+    return StudySpec(name=study_name(args, STUDY.name), base=base, trials=tuple(trials))
 
 
 def summary(args: argparse.Namespace, spec: StudySpec, result) -> list:
-    """The grid: final accuracy per (policy, kind, eps); a search: its Pareto front, saved."""
+    """The grid: final accuracy per (policy, mode, kind, eps); a search: its Pareto front."""
     if args.search != "optuna":
         return [STUDY.summarize(result.epochs)]
     ok = final_epochs(result.epochs).query("status == 'ok'")
@@ -100,7 +139,7 @@ STUDY = register_study(
         name="eps_sweep",
         title="Adaptive-ETF over eps (MLP)",
         method="Adaptive-ETF",
-        arm_keys=("eps", "kind"),
+        arm_keys=("mode", "eps", "kind"),
         figures="eps_arms",
         paper=(
             # Liu, arXiv 2412.00884, Fashion-MNIST; the baseline's accuracies are not reported.
@@ -113,8 +152,8 @@ STUDY = register_study(
     options=add_options,
     build=build_spec,
     seeds={"smoke": (0,), "quick": (0, 1), "paper": (0, 1, 2)},
-    summary_keys=("policy", "kind", "eps"),
-    summary_blank={"kind": "-", "eps": float("nan")},
+    summary_keys=("policy", "mode", "kind", "eps"),
+    summary_blank={"mode": "-", "kind": "-", "eps": float("nan")},
     summary=summary,
 )
 

@@ -44,7 +44,7 @@ def fake_run(
         fixed = {n: 0 for n in names[static_from:]}
     fixed.update({n: 0 for n in names[:fixed_vit]})
     records = []
-    kind_gap = {"canonical": 0.0, "rotated": 0.004, "freeze": 0.012}[cfg.kind]
+    kind_gap = {"canonical": 0.0, "rotated": 0.004, "orthogonal": 0.002, "freeze": 0.012}[cfg.kind]
     for epoch in range(1, EPOCHS + 1):
         layers = {}
         for i, name in enumerate(names):

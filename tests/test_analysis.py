@@ -70,7 +70,7 @@ def test_report_embeds_every_figure_and_sets_paper_numbers_beside_ours(full_run)
         assert f"]({f}.png)" in report
     for number in ("98.09", "89.38", "93.23", "89.78", "93.91"):
         assert number in report
-    assert "By the rule, Adaptive-ETF eps=" in report  # the arm chosen by the stated rule
+    assert "By the rule, Adaptive-ETF mode=layer, eps=" in report  # the arm the rule chose
     assert "8 epochs" in report and "first 100 train images per class" in report
     assert "eps_sweep_008" in report and "diverged" in report  # listed, not averaged
     assert "1 seeds" not in report and "(n=" in report

@@ -61,7 +61,7 @@ def test_tradeoff_labels_every_arm_with_eps_and_kind_without_overlap_or_clipping
     assert ax.get_xlabel().startswith("trainable parameters")
     assert ax.get_ylabel() == "final test accuracy (%)"
     labels = {t.get_text() for t in ax.texts}
-    want = {f"eps={e:g} {k}" for e in (0.05, 0.1) for k in ("canonical", "rotated", "freeze")}
+    want = {f"layer eps={e:g} {k}" for e in (0.05, 0.1) for k in ("canonical", "rotated", "freeze")}
     assert labels == want | {"baseline"}
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -221,19 +221,21 @@ def test_difference_to_baseline_is_paired_by_seed():
 
 
 def rule_table(rows) -> pd.DataFrame:
-    cols = ["method", "test_acc_mean", "trainable_params_mean", "layers_fixed_mean", "kind"]
-    return pd.DataFrame([(*r, "none" if r[0] == "baseline" else "canonical") for r in rows],
-                        columns=cols)  # fmt: skip
+    """An arm table of (method, paired difference to the baseline, trainable, layers fixed)."""
+    cols = ["method", "test_acc_diff", "trainable_params_mean", "layers_fixed_mean", "kind"]
+    table = pd.DataFrame([(*r, "none" if r[0] == "baseline" else "canonical") for r in rows],
+                         columns=cols)  # fmt: skip
+    return table.assign(test_acc_mean=89.0 + table["test_acc_diff"], n_pairs=3)
 
 
 def test_paper_arm_is_the_most_parameters_fixed_within_half_a_point_never_a_no_fix_arm():
     table = rule_table(
         [
-            ("baseline", 89.0, 1000, 0.0),
-            ("Adaptive-ETF", 89.9, 1000, 0.0),  # best accuracy but fixed nothing
-            ("Adaptive-ETF", 88.7, 700, 1.0),  # within 0.5
-            ("Adaptive-ETF", 88.55, 500, 2.0),  # within 0.5, most fixed: chosen
-            ("Adaptive-ETF", 88.4, 200, 3.0),  # 0.6 below: out
+            ("baseline", 0.0, 1000, 0.0),
+            ("Adaptive-ETF", 0.9, 1000, 0.0),  # best accuracy but fixed nothing
+            ("Adaptive-ETF", -0.3, 700, 1.0),  # within 0.5
+            ("Adaptive-ETF", -0.45, 500, 2.0),  # within 0.5, most fixed: chosen
+            ("Adaptive-ETF", -0.6, 200, 3.0),  # 0.6 below: out
         ]
     )
     assert paper_arm(table, "Adaptive-ETF")["trainable_params_mean"] == 500

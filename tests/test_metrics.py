@@ -10,6 +10,7 @@ import torch
 from nc_core.fixing.etf import simplex_etf
 from nc_core.measure.class_stats import ClassStats
 from nc_core.measure.metrics import (
+    PROBE_RIDGE,
     cdnv,
     effective_rank,
     etf_distance,
@@ -22,7 +23,9 @@ from nc_core.measure.metrics import (
     ncc_predict,
     numerical_rank,
     prediction_entropy,
+    probe_predict,
     ranks,
+    ridge_probe,
     safe,
 )
 from tests.uneven_batches import D, K, assert_rel, stream, uneven_data
@@ -261,3 +264,47 @@ def test_ranks_from_one_decomposition_equal_the_two_measures():
     C = A.T @ A
     assert ranks(A) == (numerical_rank(A), effective_rank(A))
     assert ranks(C, psd=True) == (numerical_rank(C, psd=True), effective_rank(C, psd=True))
+
+
+def numpy_ridge_probe(X: np.ndarray, y: np.ndarray, ridge: float = PROBE_RIDGE):
+    """Ridge regression of one-hot labels by numpy least squares on the features themselves:
+    centred, with an intercept, lambda = N * ridge * tr(Sigma_T) / D on the unnormalised sum."""
+    N, D = X.shape
+    Y = np.eye(K)[y]
+    mu, ybar = X.mean(0), Y.mean(0)
+    Xc, Yc = X - mu, Y - ybar
+    lam = N * ridge * np.trace(Xc.T @ Xc / N) / D
+    A = np.vstack([Xc, np.sqrt(lam) * np.eye(D)])  # least squares of [Xc; sqrt(lam) I] W = [Yc; 0]
+    W = np.linalg.lstsq(A, np.vstack([Yc, np.zeros((D, K))]), rcond=None)[0]
+    return W, ybar - mu @ W
+
+
+@pytest.mark.parametrize("ridge", [PROBE_RIDGE, 0.5])
+def test_ridge_probe_from_streamed_statistics_equals_numpy_least_squares(ridge):
+    X, y, batches = uneven_data(seed=4)
+    s = stream(batches, offset=50.0)  # a large common offset: the centring must absorb it
+    probe = ridge_probe(s.total_cov(), s.means(), s.counts(), ridge=ridge)
+    W, b = numpy_ridge_probe(X + 50.0, y, ridge)
+    assert_rel(probe.W, W, rtol=1e-7)
+    scores = (X + 50.0) @ W + b
+    pred = probe_predict(torch.tensor(X + 50.0), probe).numpy()
+    assert (pred == scores.argmax(1)).all()
+    assert 0.5 < (pred == y).mean() <= 1.0  # separable classes: the probe is informative
+
+
+def test_ridge_probe_is_well_posed_on_rank_deficient_and_constant_features():
+    X, y, batches = uneven_data(seed=5)
+    dup = [(np.hstack([Xb, Xb[:, :1], np.zeros((len(Xb), 1))]), yb) for Xb, yb in batches]
+    s = ClassStats(K, D + 2)
+    for Xb, yb in dup:
+        s.update(torch.tensor(Xb), torch.tensor(yb))
+    probe = ridge_probe(s.total_cov(), s.means(), s.counts())
+    assert torch.isfinite(probe.W).all()
+    Xd = np.hstack([X, X[:, :1], np.zeros((len(X), 1))])
+    W, _ = numpy_ridge_probe(Xd, y)
+    assert_rel(probe.W, W, rtol=1e-6)
+    flat = ClassStats(K, 3)
+    flat.update(torch.ones(K * 2, 3, dtype=torch.float64), torch.arange(K).repeat(2))
+    const = ridge_probe(flat.total_cov(), flat.means(), flat.counts())
+    assert (const.W == 0).all()
+    torch.testing.assert_close(const.b, torch.full((K,), 1.0 / K, dtype=torch.float64))

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from nc_core.fixing.policy import AdaptiveETF, NoFreeze, StaticETF
-from nc_core.measure.depth import effective_depth, effective_depths
+from nc_core.measure.depth import DEFINITIONS, effective_depths, lowest_depth, suffix_depth
 
 LAYERS = ["fc1", "fc2", "fc3", "classifier"]
 
@@ -108,51 +108,53 @@ def test_nofreeze_never_fixes():
     assert p.initial(LAYERS) == [] and p.decide(errors(0, 0, 0, 0), 9) == []
 
 
-def test_effective_depth_is_the_start_of_the_suffix_under_eps():
-    assert effective_depth(errors(0.5, 0.09, 0.2, 0.01), 0.1) == "classifier"
-    assert effective_depth(errors(0.5, 0.09, 0.1, 0.01), 0.1) == "fc2"  # eps is inclusive
-    assert effective_depth(errors(0.05, 0.09, 0.1, 0.01), 0.1) == "fc1"
-    assert effective_depth(errors(0.05, 0.05, 0.05, 0.5), 0.1) is None  # the output fails
-    assert effective_depth(errors(0.5, 0.5, 0.5, 0.5), 0.1) is None
-    assert effective_depth({0: 0.0, 1: 0.0}, 0.1) == 0  # index 0 is a layer, not "none"
+def test_suffix_depth_is_the_start_of_the_suffix_under_eps():
+    assert suffix_depth(errors(0.5, 0.09, 0.2, 0.01), 0.1) == "classifier"
+    assert suffix_depth(errors(0.5, 0.09, 0.1, 0.01), 0.1) == "fc2"  # eps is inclusive
+    assert suffix_depth(errors(0.05, 0.09, 0.1, 0.01), 0.1) == "fc1"
+    assert suffix_depth(errors(0.05, 0.05, 0.05, 0.5), 0.1) is None  # the output fails
+    assert suffix_depth(errors(0.5, 0.5, 0.5, 0.5), 0.1) is None
+    assert suffix_depth({0: 0.0, 1: 0.0}, 0.1) == 0  # index 0 is a layer, not "none"
 
 
-def test_effective_depth_matches_a_brute_force_search_over_suffixes():
+def test_lowest_depth_is_the_first_layer_under_eps():
+    assert lowest_depth(errors(0.5, 0.09, 0.2, 0.01), 0.1) == "fc2"
+    assert lowest_depth(errors(0.05, 0.05, 0.05, 0.5), 0.1) == "fc1"  # the output may fail
+    assert lowest_depth(errors(0.5, 0.5, 0.5, 0.5), 0.1) is None
+    assert lowest_depth({0: 0.0, 1: 0.5}, 0.1) == 0
+
+
+def test_the_two_definitions_differ_when_errors_are_not_monotone():
+    e = errors(0.05, 0.2, 0.05, 0.05)
+    assert lowest_depth(e, 0.1) == "fc1" and suffix_depth(e, 0.1) == "fc3"
+    assert set(DEFINITIONS) == {"lowest", "suffix"}
+
+
+def test_both_definitions_match_a_brute_force_search():
     import itertools
 
     for values in itertools.product([0.05, 0.5], repeat=4):
         e = errors(*values)
-        brute = next((L for i, L in enumerate(LAYERS) if all(v <= 0.1 for v in values[i:])), None)
-        assert effective_depth(e, 0.1) == brute
+        suffix = next((L for i, L in enumerate(LAYERS) if all(v <= 0.1 for v in values[i:])), None)
+        lowest = next((L for L, v in zip(LAYERS, values, strict=True) if v <= 0.1), None)
+        assert suffix_depth(e, 0.1) == suffix and lowest_depth(e, 0.1) == lowest
 
 
-def test_effective_depths_of_a_layers_table_use_the_same_definition():
-    import pandas as pd
-
-    from nc_core.measure.depth import NONE, effective_depths, format_depth
+def test_effective_depths_of_a_layers_table_use_the_same_definitions():
+    from nc_core.measure.depth import NONE, format_depth
 
     rows = [
         dict(trial_id=t, epoch=1, layer_index=i, train_ncc_acc=1 - err)
         for t, errs in (("a", (0.5, 0.05, 0.3, 0.01)), ("b", (0.01, 0.02, 0.03, 0.5)))
         for i, err in enumerate(errs)
     ]
-    got = effective_depths(pd.DataFrame(rows), 0.1)
+    got = effective_depths(pd.DataFrame(rows), 0.1, definition="suffix")
     assert got[("a", 1)] == 3 and got[("b", 1)] is pd.NA
+    low = effective_depths(pd.DataFrame(rows), 0.1, definition="lowest")
+    assert low[("a", 1)] == 1 and low[("b", 1)] == 0
     assert format_depth(got[("b", 1)]) == NONE == "none" and format_depth(None) == NONE
-
-
-def test_effective_depth_is_the_first_layer_of_the_suffix_within_eps():
-    layers = pd.DataFrame(
-        {
-            "trial_id": ["a"] * 4 + ["b"] * 2,
-            "epoch": [1] * 4 + [1] * 2,
-            "layer_index": [0, 1, 2, 3, 0, 1],
-            "train_ncc_acc": [0.5, 0.95, 0.8, 0.99, 0.5, 0.6],
-        }
-    )
-    depth = effective_depths(layers, 0.1)
-    assert depth[("a", 1)] == 3  # index 1 is within eps but index 2 is not: the suffix is 3
-    assert pd.isna(depth[("b", 1)])
+    with pytest.raises(ValueError, match="definition='first'"):
+        effective_depths(pd.DataFrame(rows), 0.1, definition="first")
 
 
 @pytest.mark.parametrize(

@@ -192,3 +192,47 @@ def test_passes_record_no_grad():
     assert not stats["3"].means().requires_grad
     assert all(p.grad is None for p in model.parameters())
     assert torch.is_grad_enabled()
+
+
+def test_evaluate_probe_accuracies_equal_numpy_least_squares_on_the_same_features():
+    """The probe columns of one evaluation (smoke MLP, synthetic data) against numpy ridge least
+    squares fitted on the NC sample's features of each layer, collected by a tap."""
+    import numpy as np
+
+    from nc_core.data.split import stratified_subset
+    from nc_core.measure.evaluate import evaluate
+    from nc_core.measure.metrics import PROBE_RIDGE
+    from nc_core.train.build import build_adapter, build_model, load_data
+    from nc_core.train.presets import preset
+
+    cfg = preset("smoke", dataset="synthetic")
+    train, test = load_data(cfg)
+    nc = stratified_subset(train, 20)
+    torch.manual_seed(0)
+    model = build_model(cfg, input_shape=tuple(train.x.shape[1:]))
+    adapter = build_adapter(cfg, model)
+    ev = evaluate(model, adapter, nc, test, num_classes=cfg.K, autocast=contextlib.nullcontext)
+
+    def features(split):
+        with (
+            torch.no_grad(),
+            LayerTap(model.eval(), list(adapter.layers), reduce=adapter.reduce) as t,
+        ):
+            model(split.x)
+        return {n: t.outputs[n].double().numpy() for n in adapter.layers}
+
+    train_f, test_f = features(nc), features(test)
+    y, y_test = nc.y.numpy(), test.y.numpy()
+    for name, m in ev.layers.items():
+        X = train_f[name]
+        N, D = X.shape
+        Y = np.eye(cfg.K)[y]
+        mu, ybar = X.mean(0), Y.mean(0)
+        lam = N * PROBE_RIDGE * np.trace((X - mu).T @ (X - mu) / N) / D
+        A = np.vstack([X - mu, np.sqrt(lam) * np.eye(D)])
+        W = np.linalg.lstsq(A, np.vstack([Y - ybar, np.zeros((D, cfg.K))]), rcond=None)[0]
+        b = ybar - mu @ W
+        assert m.probe_train_acc == pytest.approx(((X @ W + b).argmax(1) == y).mean(), abs=1e-12)
+        test_acc = ((test_f[name] @ W + b).argmax(1) == y_test).mean()
+        assert m.probe_test_acc == pytest.approx(test_acc, abs=1e-12)
+        assert m.nc_n == len(nc) and 0 <= m.train_ncc_wrong <= len(nc)

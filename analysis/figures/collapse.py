@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nc_core.measure.depth import NONE, effective_depths
+from nc_core.measure.threshold import as_fraction
 
 from ..tables.trials import layer_names
 from . import style
@@ -26,13 +27,18 @@ COLLAPSE = [
     ("cdnv", "CDNV", "log"),
     ("erank_cov", "effective rank of Σ_T", "linear"),
 ]
+# The ridge linear probe of each layer (`nc_core.measure.metrics.ridge_probe`), beside NCC.
+PROBES = [
+    ("probe_train_acc", "linear probe accuracy, train (%)", "pct"),
+    ("probe_test_acc", "linear probe accuracy, test (%)", "pct"),
+]
 GEOMETRY = [
     ("nc2_equinorm", "NC2 equinorm (CV of mean norms)", "linear"),
     ("nc2_equiangle", "NC2 equiangle (mean |cos + 1/(K-1)|)", "linear"),
     ("etf_distance", "distance to a simplex ETF", "linear"),
     ("rank_means", "rank of the centred means", "linear"),
 ]
-MEASURES = COLLAPSE + GEOMETRY
+MEASURES = COLLAPSE[:2] + PROBES + COLLAPSE[2:] + GEOMETRY
 
 
 def _values(g: pd.DataFrame, column: str, scale: str) -> pd.Series:
@@ -143,17 +149,21 @@ def collapse_over_epochs(layers: pd.DataFrame, columns, *, measures=COLLAPSE, ti
     return fig, note + "."
 
 
-def _depths(last: pd.DataFrame, eps: float) -> list:
-    """Effective depth (layer index or None) of each trial at its last measured epoch."""
-    d = effective_depths(last, eps)
+def _depths(last: pd.DataFrame, eps: float, definition: str = "lowest") -> list:
+    """Effective depth (layer index or None) of each trial at its last measured epoch, by
+    `definition` (`nc_core.measure.depth.DEFINITIONS`)."""
+    d = effective_depths(last, eps, definition=definition)
     return [None if pd.isna(v) else int(v) for v in d]
 
 
 def depth_profiles(layers: pd.DataFrame, arms, *, eps: float, measures=MEASURES, title: str = ""):
     """Every measure against layer index at each trial's last measured epoch, one line per arm
-    (mean over its trials). Trainable layers: filled markers joined by a line; fixed layers:
-    hollow markers, unjoined (their NCC/NC1 repeat their input's). Vertical line: the arm's
-    effective depth at `eps` (median over trials), drawn only where it is defined.
+    (mean over its trials): NCC and the linear probe (train and test), NC1, CDNV, ranks, NC2.
+    Trainable layers: filled markers joined by a line; fixed layers: hollow markers, unjoined
+    (their NCC/NC1 repeat their input's). Vertical line: the arm's ε-effective depth at `eps`
+    (Galanti, Galanti & Ben-Shaul 2022: the lowest layer with train NCC error <= eps; median
+    over trials), drawn only where it is defined; the sentence gives the collapsed suffix's first
+    layer beside it.
 
     `arms`: [(label, arm for the colour, trial ids)].
     """
@@ -178,6 +188,7 @@ def depth_profiles(layers: pd.DataFrame, arms, *, eps: float, measures=MEASURES,
         fixed = (per["fixed"].mean() >= 0.5).reindex(mean.index, fill_value=False)
         depths = _depths(sub, eps)
         known = [d for d in depths if d is not None]
+        suffix = [d for d in _depths(sub, eps, "suffix") if d is not None]
         for ax, (column, _, scale) in zip(axes, measures, strict=True):
             y = mean[column] * (100 if scale == "pct" else 1)
             ax.plot(
@@ -201,24 +212,30 @@ def depth_profiles(layers: pd.DataFrame, arms, *, eps: float, measures=MEASURES,
                 )
             if len(known) * 2 > len(depths):  # defined for most trials: mark the median
                 ax.axvline(float(np.median(known)), color=colour, ls=":", lw=1.2)
-        if known:
-            where = names.get(int(np.median(known)), "?")
-            sentences.append(
-                f"{text}: effective depth {where} (median of {len(known)} of {n} trials)"
-                + ("" if len(known) == len(depths) else f", {NONE} in {len(depths) - len(known)}")
-            )
-        else:
-            sentences.append(f"{text}: effective depth {NONE} (output NCC error > {eps:g})")
+        said = []
+        for what, found in (("ε-effective depth", known), ("collapsed suffix from", suffix)):
+            if found:
+                where = names.get(int(np.median(found)), "?")
+                said.append(
+                    f"{what} {where} (median of {len(found)} of {n} trials"
+                    + ("" if len(found) == n else f", {NONE} in {n - len(found)}")
+                    + ")"
+                )
+            else:
+                said.append(f"{what} {NONE}")
+        sentences.append(f"{text}: " + ", ".join(said))
     for ax, (column, label, scale) in zip(axes, measures, strict=True):
         _scale(ax, scale)
         ax.set_ylabel(label)
         style.layer_axis(ax, names)
         ax.set_xlabel("layer")
         if column == "train_ncc_acc":
-            ax.axhline(100 * (1 - eps), color="grey", lw=0.8, ls="-.")
+            ax.axhline(100 * float(1 - as_fraction(eps)), color="grey", lw=0.8, ls="-.")
     extra = [
         plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none", label="fixed layer"),
-        plt.Line2D([], [], color="grey", ls=":", label=f"effective depth at eps={eps:g}"),
+        plt.Line2D(
+            [], [], color="grey", ls=":", label=f"ε-effective depth (lowest layer <= eps={eps:g})"
+        ),
         plt.Line2D([], [], color="grey", ls="-.", lw=0.8, label=f"NCC accuracy 1 − eps={eps:g}"),
     ]
     fig.suptitle(title or "measures by layer at the last epoch", fontsize=11)

@@ -1,8 +1,10 @@
 """The controls figure: every kind at equal layers fixed (the ETF kinds beside the
-random-isometry and freeze-in-place controls), each setup's baseline as a band, and the
-sentence of matched gaps between an ETF kind and a control kind.
+random-isometry and freeze-in-place controls), each setup's baseline as a band, one panel per
+study, setup and reading of the rule (mode).
 
-`controls` returns (figure, a sentence computed from the data) or raises `NothingToDraw`.
+`controls` returns (figure, a sentence computed from the data) or raises `NothingToDraw`. Its
+points are means per cell, not comparisons: the comparisons of the same arms, paired by seed,
+are `analysis.tables.kind_pairs`, which the callers set under the figure.
 """
 
 from __future__ import annotations
@@ -97,7 +99,9 @@ def controls(table: pd.DataFrame):
         ax.set_xlim(min(counts) - 0.5, max(counts) + 0.5)
         ax.set_xlabel("layers fixed at the last epoch")
         study, values = key[0], key[1:]
-        extra = ", ".join(f"{c} {v}" for c, v in zip(setup, values, strict=True) if v != "nan")
+        extra = ", ".join(
+            f"{c} {v}" for c, v in zip(setup, values, strict=True) if v not in ("nan", "none")
+        )
         ax.set_title(study + (f" ({extra})" if extra else ""), fontsize=9)
         if missing:
             ax.text(
@@ -127,33 +131,7 @@ def controls(table: pd.DataFrame):
         ncol=len(handles),
         frameon=False,
     )
-    note = gap_sentence(table)
+    note = "Points are means per cell (95% CI over trials), not paired comparisons."
     if missing_all:
         note += " Kinds not run: " + "; ".join(missing_all) + "."
     return fig, note
-
-
-def gap_sentence(table: pd.DataFrame) -> str:
-    """'canonical − freeze: mean +0.50 pp over 4 matched cells …' from the controls table,
-    each ETF kind against each control kind at equal (study, setup, layers fixed)."""
-    cells = table[table["arm"] != "baseline"]
-    keys = [
-        c
-        for c in cells.columns
-        if c not in ("arm", "n", "test_acc_mean", "test_acc_std", "test_acc_ci95", "train_acc_mean")
-    ]
-    cells = cells.assign(**{k: cells[k].map(str) for k in keys})
-    wide = cells.pivot_table(index=keys, columns="arm", values="test_acc_mean")
-    parts = []
-    for etf in [k for k in ("canonical", "rotated") if k in wide]:
-        for control in [k for k in ("orthogonal", "freeze") if k in wide]:
-            gap = (wide[etf] - wide[control]).dropna()
-            if len(gap):
-                parts.append(
-                    f"{etf} − {control}: mean {gap.mean():+.2f} pp test accuracy over "
-                    f"{len(gap)} matched cell{'s' if len(gap) != 1 else ''} "
-                    f"(range {gap.min():+.2f} to {gap.max():+.2f})"
-                )
-    if not parts:
-        return "No cell has both an ETF kind and a control kind at the same layers fixed."
-    return "; ".join(parts) + "."

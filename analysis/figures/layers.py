@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib import patheffects
 
 from nc_core.measure.depth import NONE, effective_depths
+from nc_core.measure.threshold import as_fraction
 
 from ..loading import columns
 from ..loading.load import Study
@@ -29,9 +30,10 @@ def final_layers(layers: pd.DataFrame) -> pd.DataFrame:
 
 def ncc_per_layer(study: Study, *, eps: float):
     """Final train/test NCC accuracy per layer, baseline and each StaticETF fix_from, one panel
-    per (width, depth); dotted line: the baseline's effective depth at `eps` (median over
-    seeds, `nc_core.measure.depth`: the first layer from which every layer to the output has train
-    NCC error <= eps), drawn only where it is defined."""
+    per (width, depth); dotted line: the baseline's ε-effective depth at `eps` (median over
+    seeds; `nc_core.measure.depth.lowest_depth`, Galanti, Galanti & Ben-Shaul 2022: the lowest
+    layer with train NCC error <= eps), drawn only where it is defined. The sentence gives the
+    collapsed suffix's first layer (`suffix_depth`) beside it."""
     last = final_layers(study.layers)
     last = last[is_baseline(last) | (last["policy"] == "static")]
     if not is_baseline(last).any():
@@ -65,7 +67,8 @@ def ncc_per_layer(study: Study, *, eps: float):
             ax.plot(
                 mean.index, mean["test_ncc_acc"], "--", marker=mk, ms=3, color=colour, alpha=0.7
             )
-        depths = effective_depths(base, eps)
+        depths = effective_depths(base, eps, definition="lowest")
+        suffix = effective_depths(base, eps, definition="suffix")
         if depths.notna().sum() * 2 > len(depths):
             d = float(np.median(depths.dropna().astype(float)))
             ax.axvline(
@@ -73,24 +76,18 @@ def ncc_per_layer(study: Study, *, eps: float):
                 color=style.color("baseline"),
                 ls=":",
                 lw=1.5,
-                label=f"baseline effective depth at eps={eps:g} (median over seeds)",
+                label=f"baseline ε-effective depth at eps={eps:g} (median over seeds)",
             )
-            where = names.get(int(round(d)), f"index {d:g}")
-            sentences.append(
-                f"width {width}, depth {depth}: baseline effective depth {where} "
-                f"(median over {depths.notna().sum()} of {len(depths)} seeds, eps={eps:g})"
-            )
-        else:
-            sentences.append(
-                f"width {width}, depth {depth}: baseline effective depth {NONE} at eps={eps:g} "
-                "(the output layer's train NCC error is above it)"
-            )
+        sentences.append(
+            f"width {width}, depth {depth}, baseline at eps={eps:g}: ε-effective depth "
+            f"{_median_name(depths, names)}, collapsed suffix from {_median_name(suffix, names)}"
+        )
         style.layer_axis(ax, names)
         ax.set_title(f"width {width}, depth {depth}")
         ax.set_xlabel("layer")
     axes[0].set_ylabel("final NCC accuracy (%)\nsolid: train, dashed: test")
     for ax in axes:
-        ax.axhline(100 * (1 - eps), color="grey", lw=0.8, ls="-.")
+        ax.axhline(100 * float(1 - as_fraction(eps)), color="grey", lw=0.8, ls="-.")
     fig.suptitle(
         f"{study.name}: NCC accuracy per layer at the last epoch (dash-dot: 1 − eps={eps:g})",
         fontsize=11,
@@ -100,9 +97,20 @@ def ncc_per_layer(study: Study, *, eps: float):
     return fig, "; ".join(sentences) + "."
 
 
+def _median_name(depths: pd.Series, names: dict[int, str]) -> str:
+    """'fc3 (median of 3 of 3 trials)', or NONE where fewer than half the trials have one."""
+    known = depths.dropna().astype(float)
+    if len(known) * 2 <= len(depths):
+        return f"{NONE} ({len(depths) - len(known)} of {len(depths)} trials have none)"
+    where = names.get(int(round(float(np.median(known)))), "?")
+    return f"{where} (median of {len(known)} of {len(depths)} trials)"
+
+
 def ncc_heatmap(study: Study, shown, *, eps: float):
-    """Train NCC accuracy (%) layer x epoch, one panel per trial; white line: the effective
-    depth at `eps` at each measured epoch (absent where none); x: the layer is fixed.
+    """Train NCC accuracy (%) layer x epoch, one panel per trial; solid white line: the
+    ε-effective depth at `eps` (the lowest layer with train NCC error <= eps), dashed white line:
+    the first layer of the collapsed suffix (every layer from it on <= eps), at each measured
+    epoch (absent where none; `nc_core.measure.depth`); x: the layer is fixed.
 
     `shown`: [(trial_id, panel title)].
     """
@@ -130,20 +138,28 @@ def ncc_heatmap(study: Study, shown, *, eps: float):
         )
         col = {e: j for j, e in enumerate(grid.columns)}
         row = {i: j for j, i in enumerate(grid.index)}
-        depth = effective_depths(layers, eps).droplevel("trial_id").astype(float)
-        ax.plot(
-            [col[e] for e in depth.index],
-            [np.nan if np.isnan(d) else row.get(int(d), np.nan) for d in depth],
-            color="white",
-            lw=2,
-            marker="o",
-            ms=3,
-            label=f"effective depth (eps={eps:g})",
-            path_effects=[
-                patheffects.Stroke(linewidth=3.5, foreground="black"),
-                patheffects.Normal(),
-            ],
-        )
+        depth = effective_depths(layers, eps, definition="lowest")
+        depth = depth.droplevel("trial_id").astype(float)
+        suffix = effective_depths(layers, eps, definition="suffix")
+        suffix = suffix.droplevel("trial_id").astype(float)
+        for values, ls, label in (
+            (depth, "-", f"ε-effective depth (lowest layer <= eps={eps:g})"),
+            (suffix, "--", f"collapsed suffix from (eps={eps:g})"),
+        ):
+            ax.plot(
+                [col[e] for e in values.index],
+                [np.nan if np.isnan(d) else row.get(int(d), np.nan) for d in values],
+                color="white",
+                ls=ls,
+                lw=2,
+                marker="o",
+                ms=3,
+                label=label,
+                path_effects=[
+                    patheffects.Stroke(linewidth=3.5, foreground="black"),
+                    patheffects.Normal(),
+                ],
+            )
         fixed = layers[layers["fixed"]]
         if len(fixed):
             ax.scatter(
@@ -165,15 +181,16 @@ def ncc_heatmap(study: Study, shown, *, eps: float):
         ax.set_title(title)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
         ax.grid(False)
-        valid = depth.dropna()
-        if len(valid):
-            sentences.append(
-                f"{title}: effective depth {names[int(valid.iloc[0])]} at epoch "
-                f"{valid.index[0]} -> {names[int(valid.iloc[-1])]} at epoch "
-                f"{valid.index[-1]}"
+        parts = []
+        for what, values in (("ε-effective depth", depth), ("collapsed suffix from", suffix)):
+            valid = values.dropna()
+            parts.append(
+                f"{what} {names[int(valid.iloc[0])]} at epoch {valid.index[0]} -> "
+                f"{names[int(valid.iloc[-1])]} at epoch {valid.index[-1]}"
+                if len(valid)
+                else f"{what} {NONE} at every epoch"
             )
-        else:
-            sentences.append(f"{title}: effective depth {NONE} at eps={eps:g} at every epoch")
+        sentences.append(f"{title} (eps={eps:g}): " + ", ".join(parts))
     axes[0].set_ylabel("layer")
     fig.colorbar(image, ax=list(axes), label="train NCC accuracy (%)", fraction=0.04, pad=0.02)
     return fig, "; ".join(sentences) + "."

@@ -1,14 +1,17 @@
 """Training curves: accuracy and trainable parameters per epoch, each arm beside the baseline
 (mean over ok seeds, band: 95% CI), with the epochs at which layers were fixed drawn as dotted
-lines and named."""
+lines and named; the note compares each arm's final test accuracy with the baseline's, paired by
+seed."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from nc_core.study.summary import final_epochs
+
 from ..loading.load import Study
-from ..tables.stats import count, t975
+from ..tables.stats import comparison, count, paired, t975
 from ..tables.trials import fix_epochs
 from . import style
 
@@ -51,12 +54,10 @@ def training_curves(study: Study, arms, baseline_ids, *, title: str = ""):
         shown = [(text, arm, rows, n)]
         if len(base):
             shown.append(("baseline", "baseline", base, base["trial_id"].nunique()))
-        ends = {}
         for name, a, r, k in shown:
             colour = style.color(a)
             for col, ls in (("train_acc", "-"), ("test_acc", "--")):
-                m = _curve(top, r, col, color=colour, ls=ls, label=f"{name}, {col[:-4]} (n={k})")
-                ends[(name, col)] = m.iloc[-1]
+                _curve(top, r, col, color=colour, ls=ls, label=f"{name}, {col[:-4]} (n={k})")
             p = r.groupby("epoch")["trainable_params"].mean()
             bottom.plot(p.index, p, color=colour, marker=style.marker(a), ms=4, label=name)
         when = fixes[fixes["trial_id"].isin(ids) & (fixes["epoch"] > 0)]
@@ -82,11 +83,9 @@ def training_curves(study: Study, arms, baseline_ids, *, title: str = ""):
         note = f"{text}: " + (
             f"fixed {fixed} (median epoch at whose end)" if fixed else "no layer fixed"
         )
-        if ("baseline", "test_acc") in ends:
-            note += (
-                f", final test {ends[(text, 'test_acc')]:.2f}% against the baseline's "
-                f"{ends[('baseline', 'test_acc')]:.2f}%"
-            )
+        if len(base):
+            a, b = (final_epochs(r).assign(v=lambda d: 100 * d["test_acc"]) for r in (rows, base))
+            note += "; final test, " + comparison(paired(a, b, "v"), text, "baseline")
         notes.append(note)
     axes[0, 0].set_ylabel(style.ACC_LABEL + "\nsolid: train, dashed: test")
     axes[1, 0].set_ylabel(style.PARAMS_LABEL)

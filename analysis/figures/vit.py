@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..loading import columns
 from ..loading.load import Study
+from ..tables.kind_pairs import kind_differences
 from ..tables.stats import mean_ci
 from ..tables.trials import layer_names, ok_final
 from . import style
@@ -153,11 +154,19 @@ def blocks_table(study: Study) -> pd.DataFrame:
 
 def vit_accuracy(study: Study):
     """Final test accuracy against blocks fixed, one line per kind, one panel per linears
-    choice (fc1, fc2, both); the baseline is a band."""
+    choice (fc1, fc2, both); the baseline is a band. The note gives each ETF kind minus each
+    control at the same blocks and linears, paired by seed (`kind_pairs`)."""
     table = blocks_table(study)
     if table.empty:
         raise style.NothingToDraw(f"{study.name}: no ok trial with ETF blocks")
     fig, note = controls(table)
+    pairs = kind_differences([study])
+    if len(pairs):
+        note += (
+            " Paired by seed: "
+            + "; ".join(f"{r.settings}: {r.comparison}" for r in pairs.itertuples())
+            + "."
+        )
     for ax in fig.axes:
         if ax.get_xlabel():
             ax.set_xlabel("blocks with fixed feedforward linears")

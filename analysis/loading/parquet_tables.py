@@ -57,6 +57,10 @@ LAYER_NEEDED = [
 ] + CONFIG_NEEDED
 # Measures drawn when present (older tables lack some; they read as NaN).
 LAYER_OPTIONAL = [
+    "train_ncc_wrong",
+    "nc_n",
+    "probe_train_acc",
+    "probe_test_acc",
     "nc1",
     "nc2_equinorm",
     "nc2_equiangle",

@@ -1,6 +1,7 @@
 """The paper's numbers beside ours: every published number a study declares
 (`StudyType.paper`) against our arm chosen by a stated rule (`tables.arms.paper_arm`), and the
-sentence that says the chosen arm against its baseline, paired by seed."""
+sentence that says the chosen arm against its baseline, paired by seed over the seeds both have,
+with its 95% CI and n."""
 
 from __future__ import annotations
 
@@ -13,16 +14,26 @@ from nc_core.train.presets import PRESETS
 
 from ..loading.load import Study
 from ..tables.arms import WITHIN, baseline_of, paper_arm
+from ..tables.stats import Estimate, Paired, verdict
 from ..tables.trials import keys_text
 from .study_scale import scale
 
 RULE = (
     f"The arm beside the paper's number is chosen by one rule: among the ETF arms (canonical "
     f"or rotated; the controls are not the paper's method) that fixed at least one layer and "
-    f"whose mean test accuracy is within {WITHIN} points of their "
-    "baseline's, the one with the most parameters fixed (fewest trainable). An arm that fixed "
-    "nothing is the baseline and is never chosen."
+    f"whose test accuracy minus their baseline's, paired by seed over the seeds both have "
+    f"(n >= 1), is on average at least −{WITHIN} points, the one with the most parameters "
+    "fixed (fewest trainable). The sentence under the table gives that paired difference with "
+    "its 95% CI and n. An arm that fixed nothing is the baseline and is never chosen."
 )
+
+
+def paired_text(row: pd.Series) -> str:
+    """'+0.31 ± 1.05 pp (95% CI, n=3): no difference detected at n=3[; incomplete: ...]'."""
+    estimate = Estimate(row["test_acc_diff"], row["test_acc_diff_ci95"], int(row["n_pairs"]))
+    text = verdict(Paired(estimate))
+    missing = str(row.get("seeds_missing", "") or "")
+    return text + (f"; incomplete: {missing}" if missing else "")
 
 
 def compared_types(studies: dict[str, Study]) -> list[StudyType]:
@@ -61,11 +72,18 @@ def chosen_sentence(table: pd.DataFrame, method: str, keys: list[str]) -> str:
         ]
         if fixed.empty:
             return f"No {method} arm fixed a layer, so none is set beside the paper's number."
-        best = fixed.loc[fixed["test_acc_mean"].idxmax()]
+        paired_rows = fixed[fixed["n_pairs"] >= 1]
+        if paired_rows.empty:
+            return (
+                f"No {method} arm that fixed a layer shares a seed with its baseline, so none "
+                "is set beside the paper's number."
+            )
+        best = paired_rows.loc[paired_rows["test_acc_diff"].idxmax()]
         return (
-            f"No {method} arm that fixed a layer came within {WITHIN} points of its baseline; "
-            f"the closest, {keys_text(best, keys)}, reached {_ci(best, 'test_acc')}% test "
-            f"(n={int(best['n_seeds'])}, {best['test_acc_diff']:+.2f} pp paired)."
+            f"No {method} arm that fixed a layer came within {WITHIN} points of its baseline "
+            f"(paired by seed); the closest, {keys_text(best, keys)}, reached "
+            f"{_ci(best, 'test_acc')}% test (n={int(best['n_seeds'])}); minus its baseline, "
+            f"paired by seed: {paired_text(best)}."
         )
     base = baseline_of(table, row)
     text = (
@@ -74,21 +92,10 @@ def chosen_sentence(table: pd.DataFrame, method: str, keys: list[str]) -> str:
         f"{row['params_reduction_pct']:.1f}% fewer trainable parameters"
     )
     if base is not None:
-        diff = row["test_acc_diff"]
         text += (
             f" than the baseline, whose test accuracy is {_ci(base, 'test_acc')}% "
-            f"(n={int(base['n_seeds'])}); paired by seed the difference is "
-            + (
-                f"{diff:+.2f}"
-                + (
-                    ""
-                    if pd.isna(row["test_acc_diff_ci95"])
-                    else f" ± {row['test_acc_diff_ci95']:.2f}"
-                )
-                + f" pp (n={int(row['n_pairs'])})"
-                if not pd.isna(diff)
-                else "not defined (no shared seed)"
-            )
+            f"(n={int(base['n_seeds'])}); the arm minus the baseline, paired by seed over the "
+            f"seeds both have: {paired_text(row)}"
         )
     return text + "."
 
@@ -110,11 +117,8 @@ def _paper_row(
         if number.test is None or pd.isna(row["test_acc_mean"])
         else f"{row['test_acc_mean'] - number.test:+.2f}"
     )
-    arm = (
-        "baseline"
-        if number.arm == "baseline"
-        else keys_text(row, study_type.table_keys) or study_type.method
-    )
+    keys = list(dict.fromkeys(["method", "mode", *study_type.arm_keys]))  # mode: always said
+    arm = "baseline" if number.arm == "baseline" else keys_text(row, keys) or study_type.method
     return (
         f"| {number.result} | {paper} | {_ci(row, 'train_acc')} / {_ci(row, 'test_acc')} | "
         f"{int(row['n_seeds'])} | {gap} | {arm} | {where} |"

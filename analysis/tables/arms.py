@@ -1,6 +1,7 @@
 """The arm table of a study (final accuracy, parameters and fixed layers per arm: mean, std and
-Student-t 95% CI over seeds, and the difference to the baseline paired by seed), and the arm set
-beside the paper's number (`paper_arm`).
+Student-t 95% CI over seeds, and the difference to the baseline paired by seed over the seeds
+both have, with the seeds either lacks), and the arm set beside the paper's number
+(`paper_arm`, chosen on that paired difference).
 
 A DataFrame of plain numbers (the CSV; `markdown` renders it). Accuracies are in %, parameters
 are counts; trials that diverged or failed are excluded and counted in `excluded` (the report
@@ -15,7 +16,7 @@ from nc_core.fixing.etf import ETF_KINDS
 from nc_core.study.summary import final_epochs
 
 from ..loading.load import Study
-from .stats import mean_ci, paired_difference
+from .stats import mean_ci, paired
 from .trials import (
     POLICY_FIELDS,
     SETUP_FIELDS,
@@ -35,7 +36,9 @@ def arm_table(study: Study, keys: list[str], method: str | None = None) -> pd.Da
     fixed arms' `method` is `method` where given (what the study calls them).
 
     `*_ci95`: Student-t 95% CI half-width (NaN with one seed); `test_acc_diff`: the arm's test
-    accuracy minus its setup's baseline, per seed, averaged over the `n_pairs` shared seeds.
+    accuracy minus its setup's baseline, per seed, averaged over the `n_pairs` shared seeds;
+    `seeds_missing`: the baseline's seeds the arm lacks and the arm's the baseline lacks
+    ("" when the pair is complete).
     """
     final = with_arm(final_epochs(study.epochs), method)
     setup = [c for c in varying(final, SETUP_FIELDS) if c not in keys]  # a key tells arms apart
@@ -52,9 +55,8 @@ def arm_table(study: Study, keys: list[str], method: str | None = None) -> pd.Da
         base = ok_all[is_baseline(ok_all)]
         for col in setup:
             base = base[base[col].map(str) == str(row[col])]
-        diff = paired_difference(
-            ok.assign(v=100 * ok["test_acc"]), base.assign(v=100 * base["test_acc"]), "v"
-        )
+        pair = paired(ok.assign(v=100 * ok["test_acc"]), base.assign(v=100 * base["test_acc"]), "v")
+        diff = pair.estimate
         test, train = mean_ci(100 * ok["test_acc"]), mean_ci(100 * ok["train_acc"])
         row.update(
             n_seeds=ok["seed"].nunique(),
@@ -68,6 +70,7 @@ def arm_table(study: Study, keys: list[str], method: str | None = None) -> pd.Da
             test_acc_diff=diff.mean,
             test_acc_diff_ci95=diff.ci,
             n_pairs=diff.n,
+            seeds_missing=_missing(pair),
             trainable_params_mean=ok["trainable_params"].mean(),
             total_params_mean=ok["total_params"].mean(),
             layers_fixed_mean=ok["layers_fixed"].mean(),
@@ -88,6 +91,16 @@ def arm_table(study: Study, keys: list[str], method: str | None = None) -> pd.Da
     return table.reset_index(drop=True)
 
 
+def _missing(pair) -> str:
+    """'arm lacks 2; baseline lacks 5' for an incomplete pair, '' for a complete one."""
+    parts = [
+        f"{who} lacks {', '.join(map(str, seeds))}"
+        for who, seeds in (("arm", pair.only_b), ("baseline", pair.only_a))
+        if seeds
+    ]
+    return "; ".join(parts)
+
+
 def baseline_of(table: pd.DataFrame, row: pd.Series) -> pd.Series | None:
     """The baseline row of `row`'s setup in an arm table: the setup fields that tell its
     baselines apart (a field that only its arms vary, such as an arm key, is not a setup)."""
@@ -99,8 +112,9 @@ def baseline_of(table: pd.DataFrame, row: pd.Series) -> pd.Series | None:
 
 def paper_arm(table: pd.DataFrame, method: str, *, within: float = WITHIN) -> pd.Series | None:
     """The arm set beside the paper's number, by a stated rule: among the `method` arms that
-    fixed at least one layer (mean layers fixed > 0) and whose mean test accuracy is within
-    `within` points of their baseline's, the one with the most parameters fixed (the lowest
+    fixed at least one layer (mean layers fixed > 0) and whose test accuracy minus their
+    baseline's, paired by seed over the seeds both have (`test_acc_diff`, over `n_pairs` >= 1
+    seeds), is at least -`within` points, the one with the most parameters fixed (the lowest
     mean trainable parameters; ties: higher test accuracy). Only ETF kinds (ETF_KINDS) count:
     a control (orthogonal, freeze) is not the paper's method. None when no arm qualifies;
     never an arm that fixed nothing."""
@@ -108,16 +122,12 @@ def paper_arm(table: pd.DataFrame, method: str, *, within: float = WITHIN) -> pd
         (table["method"] == method)
         & table["kind"].isin(ETF_KINDS)
         & (table["layers_fixed_mean"] > 0)
-        & table["test_acc_mean"].notna()
+        & (table["n_pairs"] >= 1)
+        & (table["test_acc_diff"] >= -within)
     ]
-    keep = []
-    for i, row in arms.iterrows():
-        base = baseline_of(table, row)
-        if base is not None and row["test_acc_mean"] >= base["test_acc_mean"] - within:
-            keep.append(i)
-    if not keep:
+    if arms.empty:
         return None
-    pick = arms.loc[keep].sort_values(
+    pick = arms.sort_values(
         ["trainable_params_mean", "test_acc_mean"], ascending=[True, False], kind="stable"
     )
     return pick.iloc[0]
@@ -130,9 +140,18 @@ def _setup_key(df: pd.DataFrame, setup: list[str]) -> pd.Series:
     return df[setup].map(str).agg("|".join, axis=1)
 
 
+def study_keys(study: Study) -> list[str]:
+    """The arm table's keys: the declaration's `table_keys` ("method", then the fields that tell
+    its arms apart, e.g. mode, eps and kind), with `mode` after "method" where the study has an
+    Adaptive-ETF arm and does not declare it (studies stored before it was a key), so that every
+    row says which reading of the rule it ran."""
+    keys = list(study.type.table_keys) if study.type is not None else list(DEFAULT_KEYS)
+    if "mode" not in keys and (study.epochs["policy"] == "adaptive").any():
+        keys.insert(1, "mode")
+    return keys
+
+
 def study_table(study: Study) -> pd.DataFrame:
-    """The arm table of a study by its declaration: its `table_keys` ("method", then the fields
-    that tell its arms apart, e.g. eps and kind) and the name of its method."""
-    if study.type is None:
-        return arm_table(study, DEFAULT_KEYS)
-    return arm_table(study, study.type.table_keys, study.type.method)
+    """The arm table of a study by its declaration (`study_keys`) and the name of its method."""
+    method = study.type.method if study.type is not None else None
+    return arm_table(study, study_keys(study), method)

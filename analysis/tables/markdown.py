@@ -11,6 +11,8 @@ import pandas as pd
 
 from nc_core.results.atomic import write_text_atomic
 
+from .stats import Estimate, Paired, verdict
+
 
 def _pm(mean: float, std: float) -> str:
     if np.isnan(mean):
@@ -35,7 +37,8 @@ DECIMAL_COLUMNS = {
 
 def markdown(table: pd.DataFrame) -> str:
     """Readable Markdown of a table: `x_mean` with `x_ci95` becomes a 'mean ± 95% CI' cell (the
-    std stays in the CSV), parameter counts get thousands separators; columns keep the CSV's
+    std stays in the CSV), the paired difference to the baseline is said with its CI and n
+    (`stats.verdict`), parameter counts get thousands separators; columns keep the CSV's
     order."""
     if table.empty:
         return "_(no rows)_\n"
@@ -51,10 +54,16 @@ def markdown(table: pd.DataFrame) -> str:
             ]
         elif col == "test_acc_diff":
             ci = table.get("test_acc_diff_ci95", pd.Series(np.nan, index=table.index))
-            shown["test − baseline (pp, paired by seed)"] = [
-                "—" if np.isnan(m) else _pm(m, c).replace("-", "−", 1) if m < 0 else "+" + _pm(m, c)
-                for m, c in zip(table[col], ci, strict=True)
+            n = table.get("n_pairs", pd.Series(0, index=table.index))
+            base = table.get("method", pd.Series("", index=table.index)) == "baseline"
+            shown["test − baseline (pp, paired by seed, 95% CI)"] = [
+                "—" if b or np.isnan(m) else verdict(Paired(Estimate(m, c, int(k))), unit="")
+                for m, c, k, b in zip(table[col], ci, n, base, strict=True)
             ]
+        elif col == "n_pairs":
+            continue  # in the paired difference's cell
+        elif col == "seeds_missing":
+            shown["incomplete"] = [str(v) if v and not pd.isna(v) else "—" for v in table[col]]
         elif col in INTEGER_COLUMNS:
             shown[INTEGER_COLUMNS[col]] = ["—" if np.isnan(v) else f"{v:,.0f}" for v in table[col]]
         elif col in DECIMAL_COLUMNS:

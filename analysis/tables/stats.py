@@ -1,8 +1,11 @@
 """Means with Student-t 95% confidence intervals, differences paired by seed, and how n is said.
 
 With n >= 2 values the interval is mean ± t_{0.975, n-1} s / sqrt(n); with n = 1 there is no
-interval (NaN), and the text says n=1. A difference to the baseline is taken per seed (the arm
-and the baseline share a seed's data order and initialisation), then averaged the same way.
+interval (NaN), and the text says n=1. Every comparison of two arms is a difference taken per
+seed (the arms share a seed's data order and initialisation) over the seeds both have, then
+averaged the same way (`paired`); it is said by `comparison`: with its CI and n, "no difference
+detected at n=N" where the CI includes 0 (or n=1 gives none), and "incomplete" where either arm
+lacks a seed the other has.
 """
 
 from __future__ import annotations
@@ -67,10 +70,69 @@ def paired_difference(arm: pd.DataFrame, base: pd.DataFrame, column: str) -> Est
 
     Each frame has one row per seed (`seed`, `column`); seeds present in one only are left out.
     """
-    a = arm.groupby("seed")[column].mean()
-    b = base.groupby("seed")[column].mean()
-    diff = (a - b).dropna()
-    return mean_ci(diff)
+    return paired(arm, base, column).estimate
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A difference a - b paired by seed over the seeds both have (`estimate`, its n the shared
+    seeds), and the seeds only one of them has: where either is non-empty the pair is
+    incomplete."""
+
+    estimate: Estimate
+    only_a: tuple[int, ...] = ()
+    only_b: tuple[int, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.only_a and not self.only_b
+
+    @property
+    def detected(self) -> bool:
+        """Whether the 95% CI excludes 0 (never with n < 2: one seed has no interval)."""
+        e = self.estimate
+        return e.n >= 2 and not math.isnan(e.ci) and abs(e.mean) > e.ci
+
+
+def paired(a: pd.DataFrame, b: pd.DataFrame, column: str) -> Paired:
+    """a - b of `column` paired by `seed` (rows with a NaN value count as missing seeds)."""
+    x = a.dropna(subset=[column]).groupby("seed")[column].mean()
+    y = b.dropna(subset=[column]).groupby("seed")[column].mean()
+    shared = x.index.intersection(y.index)
+    return Paired(
+        mean_ci(x[shared] - y[shared]),
+        tuple(int(s) for s in x.index.difference(y.index)),
+        tuple(int(s) for s in y.index.difference(x.index)),
+    )
+
+
+def verdict(p: Paired, unit: str = "pp") -> str:
+    """How a paired difference is said: '+0.31 ± 1.05 pp (95% CI, n=3): no difference detected
+    at n=3' where the CI includes 0 or cannot be had (n=1), the estimate with its CI where it
+    excludes 0; never a direction without an interval that excludes 0."""
+    e, u = p.estimate, f" {unit}" if unit else ""
+    if e.n == 0 or math.isnan(e.mean):
+        return "not defined: no seed in common"
+    if e.n == 1:
+        body = f"{e.mean:+.2f}{u} (n=1, no CI)"
+    else:
+        body = f"{e.mean:+.2f} ± {e.ci:.2f}{u} (95% CI, n={e.n})"
+    return body if p.detected else f"{body}: no difference detected at n={e.n}"
+
+
+def incompleteness(p: Paired, a: str, b: str) -> str:
+    """'' for a complete pair, else '; incomplete: rotated lacks seed 2' (both sides named)."""
+    parts = [
+        f"{name} lacks {'seed' if len(seeds) == 1 else 'seeds'} {', '.join(map(str, seeds))}"
+        for name, seeds in ((a, p.only_b), (b, p.only_a))
+        if seeds
+    ]
+    return "; incomplete: " + ", ".join(parts) if parts else ""
+
+
+def comparison(p: Paired, a: str, b: str, unit: str = "pp") -> str:
+    """'a − b: <verdict>[; incomplete: ...]', the one way a comparison is written."""
+    return f"{a} − {b}: {verdict(p, unit)}{incompleteness(p, a, b)}"
 
 
 def count(n: int, noun: str) -> str:

@@ -1,7 +1,7 @@
 """Trial-level views of the tidy tables: the arm a trial belongs to, which setup it ran in, and
 when its layers were fixed. A trial's final row is `nc_core.study.summary.final_epochs` (`ok_final`:
-those of ok trials, with their arm); the effective depth is `nc_core.measure.depth` (one definition
-each)."""
+those of ok trials, with their arm); the effective depth is `nc_core.measure.depth` (each
+definition once)."""
 
 from __future__ import annotations
 
@@ -138,13 +138,13 @@ def fix_schedule(fixes: pd.DataFrame, trial_ids: list[str]) -> str:
 
 
 def arm_label(row) -> str:
-    """'baseline', 'eps=0.1 canonical', 'from layer 3 freeze', 'last:2 fc1 rotated': what an
-    arm is, by what fixes its layers (the adaptive rule's eps, the static fix_from, or the ViT
-    blocks fixed from the start)."""
+    """'baseline', 'layer eps=0.1 canonical', 'from layer 3 freeze', 'last:2 fc1 rotated': what
+    an arm is, by what fixes its layers (the adaptive rule's reading, `layer` or `beyond`, and
+    eps; the static fix_from; or the ViT blocks fixed from the start)."""
     if row["arm"] == "baseline":
         return "baseline"
     if row["policy"] == "adaptive":
-        return f"eps={float(row['eps']):g} {row['kind']}"
+        return f"{row.get('mode', 'layer')} eps={float(row['eps']):g} {row['kind']}"
     if row["policy"] == "static":
         return f"from layer {int(row['fix_from'])} {row['kind']}"
     if row["policy"] == "none":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
@@ -53,6 +53,20 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
         help="override any RunConfig field of the preset, e.g. --set epochs=10 (repeatable)",
     )
     add_fields(parser, StudyOptions, skip=("seed",))
+
+
+def distinct(option: str, values: Iterable[object]) -> tuple:
+    """`values` of a list option as a tuple; ValueError naming `option` when a value is given
+    twice (two identical trials only repeat each other, and their spread of 0 is no interval)."""
+    values = tuple(values)
+    twice = sorted({v for v in values if values.count(v) > 1}, key=values.index)
+    if twice:
+        shown = " ".join(str(v) for v in values)
+        raise ValueError(
+            f"{option} {shown}: {', '.join(map(str, twice))} given more than once; give each "
+            "value once (a repeated value runs an identical trial)"
+        )
+    return values
 
 
 def study_name(args: argparse.Namespace, stem: str) -> str:
@@ -109,6 +123,7 @@ def study_main(entry: StudyEntry, argv: list[str] | None = None) -> int:
     args.seeds = tuple(args.seeds or entry.seeds[args.preset])
 
     def build(parsed: argparse.Namespace) -> StudySpec:
+        distinct("--seeds", parsed.seeds)
         return dataclasses.replace(entry.build(parsed), study_type=entry.type)
 
     spec, opts = checked_study(parser, args, build, seed=args.seeds[0])

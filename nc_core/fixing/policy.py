@@ -1,8 +1,11 @@
 """When to fix a layer: pure decisions on NCC errors, apart from the action (`freeze_to_etf`).
 
 Adaptive-ETF (Liu 2024, arXiv 2412.00884) fixes a layer to a simplex ETF once its train NCC error
-(1 - NCC accuracy with train-set class means) falls under eps. The effective depth is defined
-once, in `nc_core.measure.depth`.
+(the share of the NC sample that the train-set class means misclassify) falls under eps. The
+paper says it two ways, and both are modes here: its method text, "we fix a given layer [...] if
+its NCC error falls under ε" (mode="layer"), and its abstract, "enforces simplex ETF constraints
+on all layers beyond the effective depth" (mode="beyond", the suffix definition of
+`nc_core.measure.depth`). Errors are compared with eps exactly (`nc_core.measure.threshold`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nc_core.fixing.etf import FIXED_KINDS
-from nc_core.measure.depth import effective_depth
+from nc_core.measure.depth import first_of_suffix
+from nc_core.measure.threshold import within
+
+# The two readings of Adaptive-ETF's rule (module docstring); "layer" is the default because it
+# is what the paper's method text specifies, and each qualifying layer is fixed on its own
+# evidence; "beyond" adds the assumption that collapse, once reached, holds to the output.
+MODES = ("layer", "beyond")
 
 
 def _check_kind(kind: str) -> None:
@@ -74,10 +83,12 @@ class StaticETF(_FixedPlan):
 class AdaptiveETF:
     """Fix a layer once its train NCC error is <= eps at `patience` consecutive evaluations.
 
-    A layer *qualifies* once it is fixed or its streak of evaluations <= eps reaches `patience`.
-    mode="layer" fixes every qualifying layer. mode="beyond" fixes the suffix from the effective
-    depth (`nc_core.measure.depth.effective_depth` over qualification): the first layer from
-    which on every layer to the output qualifies; nothing when the output does not. Nothing is fixed
+    A layer *qualifies* once it is fixed or its streak of evaluations <= eps reaches `patience`;
+    an error is a Fraction wrong / n (or a decimal), compared with eps read as the decimal it was
+    written as, so an error exactly at eps qualifies. mode="layer" fixes every qualifying layer.
+    mode="beyond" fixes the suffix from the effective depth by the suffix definition
+    (`nc_core.measure.depth.suffix_depth`, over qualification): the first layer from which on
+    every layer to the output qualifies; nothing when the output does not. Nothing is fixed
     before `min_epoch`; at most `max_fixed` layers in all, keeping the deepest candidates.
     `layers` restricts which layers may be fixed (all measured layers still count for the
     suffix). It never unfixes.
@@ -105,8 +116,8 @@ class AdaptiveETF:
             )
         if self.patience < 1:
             raise ValueError(f"AdaptiveETF patience={self.patience}: must be >= 1")
-        if self.mode not in ("layer", "beyond"):
-            raise ValueError(f"AdaptiveETF mode={self.mode!r}: expected 'layer' or 'beyond'")
+        if self.mode not in MODES:
+            raise ValueError(f"AdaptiveETF mode={self.mode!r}: expected one of {MODES}")
 
     def initial(self, layers: list[str]) -> list[str]:
         """Layers to fix before training, of `layers` (input-to-output order): none; layers are
@@ -117,7 +128,7 @@ class AdaptiveETF:
         """Update each unfixed layer's streak from one evaluation (input-to-output order)."""
         for name, err in ncc_error.items():
             if name not in self.fixed:
-                self.streak[name] = self.streak.get(name, 0) + 1 if err <= self.eps else 0
+                self.streak[name] = self.streak.get(name, 0) + 1 if within(err, self.eps) else 0
             else:
                 self.streak.setdefault(name, 0)
 
@@ -128,7 +139,7 @@ class AdaptiveETF:
         order = list(self.streak)  # every measured layer, input to output
         qualified = {n: n in self.fixed or self.streak[n] >= self.patience for n in order}
         if self.mode == "beyond":
-            first = effective_depth({n: 0.0 if q else 1.0 for n, q in qualified.items()}, 0.5)
+            first = first_of_suffix(qualified)
             candidates = order[order.index(first) :] if first is not None else []
         else:
             candidates = [n for n in order if qualified[n]]

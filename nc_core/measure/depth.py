@@ -1,46 +1,97 @@
-"""The effective depth: one definition, used by the policy, the studies and the analysis.
+"""The effective depth, under each definition by its own name; used by the policy, the studies
+and the analysis. A layer qualifies at eps when its train NCC error is <= eps, decided on counts
+(`nc_core.measure.threshold`). Layers are given input to output.
 
-Galanti, Galanti & Ben-Shaul 2022 ("On the implicit bias towards minimal depth of deep neural
-networks") call the effective depth the first layer from which on the features are
-nearest-class-centre separable. Here that is the suffix definition: the first measured layer
-L0 such that every layer from L0 to the output has train NCC error <= eps. When the output
-layer itself does not qualify there is no such layer, and the effective depth is `None`
-(written "none" in every table and printout).
+- `lowest_depth`, the ε-effective depth of Galanti, Galanti & Ben-Shaul, "On the implicit bias
+  towards minimal depth of deep neural networks" (arXiv 2202.09028, 2022): the lowest layer whose
+  NCC error is <= eps. Their abstract: "a notion of effective depth that measures the first
+  layer for which sample embeddings are separable using the nearest-class center classifier".
+  None when no layer qualifies.
+- `suffix_depth`, this project's definition: the first layer L0 such that every layer from L0 to
+  the output qualifies. It reads Liu's "all layers beyond the effective depth" (arXiv
+  2412.00884, abstract) as the layers that are all collapsed, and is what the policy's
+  mode="beyond" fixes. None when the output layer does not qualify.
+
+Where NCC error falls with depth they agree; where it does not they differ: errors
+{fc1: .05, fc2: .2, fc3: .05, classifier: .05} at eps .1 give fc1 (lowest) and fc3 (suffix).
+Papyan 2020, Rangamani et al. 2023 and He & Su 2023 measure collapse or separation per layer but
+define no effective depth, so neither definition is theirs.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 import pandas as pd
+
+from nc_core.measure.threshold import ncc_errors, within
 
 NONE = "none"  # how a missing effective depth is written, everywhere
 
 
-def effective_depth(ncc_error: Mapping[str, float], eps: float) -> str | None:
-    """The first layer (in the mapping's input-to-output order) from which on every layer has
-    NCC error <= eps; None when the last (output) layer does not qualify."""
+def first_of_suffix(qualifies: Mapping[Hashable, bool]) -> Hashable | None:
+    """The first key from which on every value is True (input-to-output order); None when the
+    last is False."""
     first = None
-    for name, err in ncc_error.items():
-        if err > eps:
+    for name, ok in qualifies.items():
+        if not ok:
             first = None
         elif first is None:
             first = name
     return first
 
 
-def effective_depths(layers: pd.DataFrame, eps: float | pd.Series) -> pd.Series:
-    """Per (trial_id, epoch) of a layers table: the `layer_index` of `effective_depth`, as a
-    nullable integer (<NA> where it is none). `eps` may be a column aligned with `layers`."""
+def first_true(qualifies: Mapping[Hashable, bool]) -> Hashable | None:
+    """The first key whose value is True; None when none is."""
+    return next((name for name, ok in qualifies.items() if ok), None)
+
+
+def lowest_depth(ncc_error: Mapping[Hashable, object], eps: object) -> Hashable | None:
+    """Galanti, Galanti & Ben-Shaul's ε-effective depth: the lowest layer with NCC error <= eps."""
+    return first_true({n: within(e, eps) for n, e in ncc_error.items()})
+
+
+def suffix_depth(ncc_error: Mapping[Hashable, object], eps: object) -> Hashable | None:
+    """This project's suffix definition: the first layer from which on every layer to the output
+    has NCC error <= eps; None when the output's is above it."""
+    return first_of_suffix({n: within(e, eps) for n, e in ncc_error.items()})
+
+
+DepthRule = Callable[[Mapping[Hashable, object], object], Hashable | None]
+DEFINITIONS: dict[str, DepthRule] = {"lowest": lowest_depth, "suffix": suffix_depth}
+DESCRIPTIONS = {
+    "lowest": "ε-effective depth (Galanti, Galanti & Ben-Shaul 2022): the lowest layer with "
+    "train NCC error <= eps",
+    "suffix": "collapsed suffix (this project's definition, the policy's mode=beyond): the first "
+    "layer from which every layer to the output has train NCC error <= eps",
+}
+
+
+def _rule(definition: str) -> DepthRule:
+    if definition not in DEFINITIONS:
+        raise ValueError(
+            f"effective depth definition={definition!r}: expected one of {tuple(DEFINITIONS)}"
+        )
+    return DEFINITIONS[definition]
+
+
+def effective_depths(
+    layers: pd.DataFrame, eps: object | pd.Series, *, definition: str
+) -> pd.Series:
+    """Per (trial_id, epoch) of a layers table: the `layer_index` of the effective depth by
+    `definition` ("lowest" or "suffix", `DEFINITIONS`), as a nullable integer (<NA> where it is
+    none). Errors are the table's exact counts (`threshold.ncc_errors`); `eps` may be a column
+    aligned with `layers`."""
+    rule = _rule(definition)
     if layers.empty:
         return pd.Series(dtype="Int64")
-    eps = eps if isinstance(eps, pd.Series) else pd.Series(eps, index=layers.index)
-    frame = layers.assign(_err=1.0 - layers["train_ncc_acc"], _eps=eps)
+    eps = eps if isinstance(eps, pd.Series) else pd.Series([eps] * len(layers), index=layers.index)
+    frame = layers.assign(_err=ncc_errors(layers), _eps=eps)
     out = {}
     for key, g in frame.sort_values("layer_index").groupby(["trial_id", "epoch"], sort=True):
         errors = dict(zip(g["layer_index"], g["_err"], strict=True))
-        first = effective_depth(errors, float(g["_eps"].iloc[0]))
+        first = rule(errors, g["_eps"].iloc[0])
         out[key] = pd.NA if first is None else int(first)
     index = pd.MultiIndex.from_tuples(list(out), names=["trial_id", "epoch"])
     return pd.Series(list(out.values()), index=index, dtype="Int64")

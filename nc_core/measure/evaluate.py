@@ -1,13 +1,15 @@
 """One neural-collapse evaluation of a model: three streaming passes, every layer at once.
 
 1. NC sample of the train set -> per-layer ClassStats (class means, variances, Sigma_W).
-2. The same sample -> train NCC accuracy per layer, NC4 at the classifier, and which units of
-   each layer's nonlinearity are ever active.
-3. The test set -> test loss and accuracy, test NCC accuracy per layer (train-set means), and
-   the histogram of predicted classes (mode collapse).
-Passes 2 and 3 are `ncc_pass`, the one NCC pass. Hooks only collect (`LayerTap`); the measures
-are the pure functions of `nc_core.measure.metrics`; what is measured in a model is its
-`ModelAdapter`.
+2. The same sample -> train NCC and linear-probe accuracy per layer, NC4 at the classifier, and
+   which units of each layer's nonlinearity are ever active.
+3. The test set -> test loss and accuracy, test NCC and probe accuracy per layer (train-sample
+   means and probes), and the histogram of predicted classes (mode collapse).
+Passes 2 and 3 are `ncc_pass`, the one NCC pass. Each layer's linear probe
+(`metrics.ridge_probe`) is solved between passes 1 and 2 from the class statistics of pass 1, so
+it costs one (D, D) solve per layer and a (B, D) x (D, K) product per batch, no extra pass.
+Hooks only collect (`LayerTap`); the measures are the pure functions of
+`nc_core.measure.metrics`; what is measured in a model is its `ModelAdapter`.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ EVAL_BATCH = 2000
 
 @dataclass(frozen=True)
 class NCCResult:
-    """One NCC pass over a split: per-layer NCC hits, and the network's own predictions."""
+    """One NCC pass over a split: per-layer NCC and probe hits, and the network's predictions."""
 
     n: int  # samples in the split
     ncc_correct: dict[str, int]  # measured layer -> samples its nearest class mean got right
+    probe_correct: dict[str, int]  # measured layer -> samples its linear probe got right
     dead: dict[str, float]  # layer -> share of units never > 0 (only layers with activations)
     nc4_disagree: int  # samples where argmax(logits) != the penultimate's NCC prediction
     loss: float  # mean cross-entropy
@@ -46,6 +49,10 @@ class NCCResult:
         """Share of the split that the nearest class mean of `layer` classified right."""
         return self.ncc_correct[layer] / self.n
 
+    def probe_accuracy(self, layer: str) -> float:
+        """Share of the split that the linear probe of `layer` classified right (NaN: none)."""
+        return self.probe_correct[layer] / self.n if layer in self.probe_correct else math.nan
+
     @property
     def acc(self) -> float:
         """Share of the split that the network classified right."""
@@ -55,11 +62,15 @@ class NCCResult:
 @dataclass(frozen=True)
 class LayerMeasures:
     """Every measure of one layer at one evaluation (NaN where not defined): the fields of
-    `nc_core.results.records.LayerRecord` that measurement fills, plus the exact NCC count."""
+    `nc_core.results.records.LayerRecord` that measurement fills."""
 
     index: int  # position among the measured layers, 0 = closest to the input
     train_ncc_acc: float
     test_ncc_acc: float
+    train_ncc_wrong: int  # NC-sample points the layer's nearest class mean got wrong
+    nc_n: int  # NC-sample points
+    probe_train_acc: float
+    probe_test_acc: float
     nc1: float
     nc2_equinorm: float
     nc2_equiangle: float
@@ -72,20 +83,16 @@ class LayerMeasures:
     rank_cov: float
     erank_cov: float
     dead_units: float
-    train_ncc_wrong: int = 0  # NC-sample points the layer's nearest class mean got wrong
-    train_n: int = 1  # NC-sample points
 
     @property
     def train_ncc_error(self) -> Fraction:
         """The train NCC error as an exact fraction (wrong / n), so that a threshold comparison
         (`error <= eps`) is decided on counts, never on a rounded 1 - accuracy."""
-        return Fraction(self.train_ncc_wrong, self.train_n)
+        return Fraction(self.train_ncc_wrong, self.nc_n)
 
     def as_dict(self) -> dict:
-        """The record fields (`LayerRecord`'s), without the exact counts."""
-        d = asdict(self)
-        d.pop("train_ncc_wrong"), d.pop("train_n")
-        return d
+        """The record fields (`LayerRecord`'s)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -117,11 +124,13 @@ def ncc_pass(
     *,
     num_classes: int,
     activations: dict[str, str] | None = None,
+    probes: dict[str, metrics.LinearProbe] | None = None,
     batch_size: int = EVAL_BATCH,
 ) -> NCCResult:
     """One streaming pass over `split`, in eval mode without gradients: NCC accuracy of every
     measured layer against `means` (layer -> (K, D), the penultimate's included), loss, accuracy,
-    NC4 and predicted-class counts; with `activations` (layer -> module), which units are ever > 0.
+    NC4 and predicted-class counts; with `activations` (layer -> module), which units are ever > 0;
+    with `probes` (layer -> LinearProbe), each probe's hits on the same features.
     `autocast` makes the context each forward pass runs in (e.g. bf16 autocast).
     """
     if len(split) == 0:
@@ -129,7 +138,9 @@ def ncc_pass(
     names, penult = list(adapter.layers), adapter.penultimate
     act = activations or {}
     device = split.x.device
+    probes = probes or {}
     correct = {n: torch.zeros((), device=device) for n in names}
+    probe_hits = {n: torch.zeros((), device=device) for n in probes}
     active: dict[str, torch.Tensor] = {}
     nc4 = torch.zeros((), device=device)
     loss = torch.zeros((), device=device)
@@ -143,6 +154,8 @@ def ncc_pass(
             pred = logits.argmax(1)  # (B,)
             for n in names:
                 correct[n] += (metrics.ncc_predict(tap.outputs[n], means[n]) == y).sum()
+            for n, probe in probes.items():
+                probe_hits[n] += (metrics.probe_predict(tap.outputs[n], probe) == y).sum()
             for layer, module in act.items():
                 on = (tap.outputs[module] > 0).any(0)  # (D,)
                 active[layer] = on if layer not in active else active[layer] | on
@@ -155,6 +168,7 @@ def ncc_pass(
     return NCCResult(
         n=N,
         ncc_correct={n: int(correct[n].item()) for n in names},
+        probe_correct={n: int(h.item()) for n, h in probe_hits.items()},
         dead={n: 1.0 - a.double().mean().item() for n, a in active.items()},
         nc4_disagree=int(nc4.item()),
         loss=loss.item() / N,
@@ -186,6 +200,8 @@ def evaluate(
             covariance=names,
         )
     means = {n: s.means() for n, s in stats.items()}  # each (K, D)
+    total = {n: stats[n].total_cov() for n in names}  # Sigma_T, each (D, D)
+    probes = {n: metrics.ridge_probe(total[n], means[n], stats[n].counts()) for n in names}
     train = ncc_pass(
         model,
         adapter,
@@ -194,20 +210,25 @@ def evaluate(
         autocast,
         num_classes=num_classes,
         activations=dict(adapter.activations),
+        probes=probes,
     )
-    test_ = ncc_pass(model, adapter, test, means, autocast, num_classes=num_classes)
+    test_ = ncc_pass(model, adapter, test, means, autocast, num_classes=num_classes, probes=probes)
     W = model.get_submodule(adapter.classifier).weight.detach()  # (K, D)
     layers = {}
     for i, n in enumerate(names):
         m, s = means[n], stats[n]
         Mc = m - m.mean(0, keepdim=True)  # (K, D) centred class means
         rank_m, erank_m = metrics.ranks(Mc)
-        rank_c, erank_c = metrics.ranks(s.total_cov(), psd=True)  # Sigma_T, (D, D)
+        rank_c, erank_c = metrics.ranks(total[n], psd=True)  # Sigma_T, (D, D)
         is_classifier = n == adapter.classifier
         layers[n] = LayerMeasures(
             index=i,
             train_ncc_acc=train.ncc_accuracy(n),
             test_ncc_acc=test_.ncc_accuracy(n),
+            train_ncc_wrong=train.n - train.ncc_correct[n],
+            nc_n=train.n,
+            probe_train_acc=train.probe_accuracy(n),
+            probe_test_acc=test_.probe_accuracy(n),
             nc1=metrics.safe(metrics.nc1(s.within_cov(), m)),
             nc2_equinorm=metrics.safe(metrics.nc2_equinorm(m)),
             nc2_equiangle=metrics.safe(metrics.nc2_equiangle(m)),
@@ -220,7 +241,5 @@ def evaluate(
             rank_cov=rank_c,
             erank_cov=metrics.safe(erank_c),
             dead_units=train.dead.get(n, math.nan),
-            train_ncc_wrong=train.n - train.ncc_correct[n],
-            train_n=train.n,
         )
     return Evaluation(test_.loss, test_.acc, test_.counts, layers)

@@ -10,6 +10,7 @@ accumulator that gives means and covariances batch by batch is
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -163,6 +164,67 @@ def prediction_entropy(counts: torch.Tensor) -> float:
     p = counts.double() / counts.sum()
     p = p[p > 0]
     return float(-(p * p.log()).sum())
+
+
+# The probe's ridge, as a share of the mean feature variance tr(Sigma_T) / D: small enough that the
+# probe is least squares wherever Sigma_T is well conditioned, large enough to make the solve
+# well-posed where it is singular (dead units; a collapsed layer's features span about K-1 dims).
+PROBE_RIDGE = 1e-3
+
+
+class LinearProbe(NamedTuple):
+    """A linear probe onto one-hot labels: scores (x - centre) W + b, prediction argmax."""
+
+    centre: torch.Tensor  # (D,) the global feature mean
+    W: torch.Tensor  # (D, K)
+    b: torch.Tensor  # (K,) the class shares (the intercept of centred least squares)
+
+
+def ridge_probe(
+    total_cov: torch.Tensor,
+    means: torch.Tensor,
+    counts: torch.Tensor,
+    *,
+    ridge: float = PROBE_RIDGE,
+) -> LinearProbe:
+    """Ridge regression of one-hot labels Y on features X, centred and with an intercept, from the
+    streamed class statistics alone: the linear probe of the "tunnel effect" (Masarczyk et al.
+    2023) without keeping X.
+
+    With N samples, p_c = n_c / N and mu = sum_c p_c m_c, the centred normal equations divided by
+    N are (Sigma_T + lam I) W = (M - mu)^T diag(p), since Xc^T Xc = N Sigma_T and column c of
+    Xc^T Y is n_c (m_c - mu); the intercept makes the scores (x - mu) W + p. lam = ridge *
+    tr(Sigma_T) / D, the ridge scaled to the mean feature variance (so invariant to the
+    features' scale); one (D, D) solve. total_cov (D, D), means (K, D), counts (K,)."""
+    _check_means(means)
+    K, D = means.shape
+    if total_cov.shape != (D, D) or counts.shape != (K,):
+        raise ValueError(
+            f"ridge_probe total_cov {tuple(total_cov.shape)}, counts {tuple(counts.shape)}: "
+            f"expected ({D}, {D}) and ({K},)"
+        )
+    S = total_cov.double()
+    M = means.to(S)
+    p = counts.to(S) / counts.sum()  # (K,)
+    mu = p @ M  # (D,)
+    rhs = (M - mu).T * p  # (D, K)
+    lam = ridge * torch.trace(S) / D
+    if not lam > 0:  # constant features: nothing to regress on
+        return LinearProbe(mu, torch.zeros_like(rhs), p)
+    A = S + lam * torch.eye(D, dtype=S.dtype, device=S.device)  # (D, D), positive definite
+    W = torch.linalg.solve(A, rhs)  # (D, K)
+    return LinearProbe(mu, W, p)
+
+
+def probe_predict(features: torch.Tensor, probe: LinearProbe) -> torch.Tensor:
+    """The probe's class for each row of features (N, D) -> (N,)."""
+    if features.ndim != 2 or features.shape[1] != probe.W.shape[0]:
+        raise ValueError(
+            f"probe_predict features {tuple(features.shape)}: expected (N, {probe.W.shape[0]})"
+        )
+    W = probe.W.to(features.device)
+    x = features.to(W.dtype) - probe.centre.to(W.device)  # (N, D)
+    return (x @ W + probe.b.to(W.device)).argmax(1)
 
 
 def safe(value: float) -> float:

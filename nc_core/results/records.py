@@ -48,6 +48,12 @@ class LayerRecord:
     rank_cov: float = math.nan  # numerical rank of the feature covariance Sigma_T (D, D)
     erank_cov: float = math.nan  # effective rank of Sigma_T
     dead_units: float = math.nan  # share of units never active after the ReLU (NaN: no ReLU)
+    # The train NCC error as counts, so that "error <= eps" is decided exactly (wrong <= eps * n);
+    # None in records of versions that did not keep them.
+    train_ncc_wrong: int | None = None  # NC-sample points the nearest class mean got wrong
+    nc_n: int | None = None  # NC-sample points
+    probe_train_acc: float = math.nan  # ridge linear probe's accuracy on the NC sample
+    probe_test_acc: float = math.nan  # the same probe on the test set
     # The state during this epoch's measurement: a fixed layer's row is still measured, and
     # for a fixed square map NC1 and NCC repeat its input's values (README: "Results").
     fixed_as: str = ""  # "" while trainable, else the kind: canonical/rotated/orthogonal/freeze
@@ -114,6 +120,10 @@ LAYER_COLUMNS = [
     "layer_index",
     "train_ncc_acc",
     "test_ncc_acc",
+    "train_ncc_wrong",
+    "nc_n",
+    "probe_train_acc",
+    "probe_test_acc",
     "nc1",
     "nc2_equinorm",
     "nc2_equiangle",
@@ -130,6 +140,7 @@ LAYER_COLUMNS = [
     "fixed_as",
     "fixed_epoch",
 ]
+COUNT_COLUMNS = ["train_ncc_wrong", "nc_n"]  # integers, null in rows of older records
 # Run fields: config columns every row has (the model's options come after `model`).
 CONFIG_COLUMNS = [f for f in RunConfig.__dataclass_fields__ if f != "arch"]
 
@@ -185,4 +196,5 @@ def to_frames(
             layer_rows.append({**ident, "epoch": r.epoch, "layer": name, **lrow, **config})
     epochs = pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS + list(config))
     layers = pd.DataFrame(layer_rows, columns=LAYER_COLUMNS + list(config))
+    layers[COUNT_COLUMNS] = layers[COUNT_COLUMNS].astype("Int64")  # counts; <NA> where not kept
     return epochs, layers

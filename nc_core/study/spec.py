@@ -49,13 +49,19 @@ class StudySpec:
                 f"StudySpec {self.name!r}: give either `trials` or `space`, not both or neither"
             )
         model = self.base.model
-        canonical = []
+        canonical, runs = [], {}
         for i, overrides in enumerate(self.trials):
             try:  # each trial's keys as flat config keys (`width` -> `mlp_width`), checked
                 keys = canonical_keys(overrides.get("model", model), overrides)
-                self.base.replace(**keys).validate()
+                run = repr(sorted(self.base.replace(**keys).validate().to_dict().items()))
             except ValueError as err:
                 raise ValueError(f"StudySpec {self.name!r} trial {i}: {err}") from None
+            if run in runs:  # an identical trial repeats a result, and fakes a spread of 0
+                raise ValueError(
+                    f"StudySpec {self.name!r}: trials {runs[run]} and {i} are the same run "
+                    f"({overrides}); give each trial once"
+                )
+            runs[run] = i
             canonical.append(keys)
         object.__setattr__(self, "trials", tuple(canonical))
         space = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ...loading.load import Study
+from ...tables.arms import study_keys
 from ...tables.trials import keys_text, ok_final, study_eps, trial_ids
 from ..collapse import COLLAPSE, collapse_over_epochs, depth_profiles
 from ..jobs import Job
@@ -36,7 +37,7 @@ def keyed_arms(final: pd.DataFrame, keys: list[str]) -> list[tuple[str, str, lis
 def default_jobs(study: Study, eps_arg: float | None) -> list[Job]:
     final = ok_final(study.epochs)
     eps = study_eps(final, eps_arg)
-    keys = list(study.type.arm_keys) if study.type is not None else ["kind"]
+    keys = [k for k in study_keys(study) if k != "method"] if study.type is not None else ["kind"]
     arms = keyed_arms(final, keys)
     base_ids = arms[0][2] if arms and arms[0][1] == "baseline" else []
     fixed_arms = [a for a in arms if a[1] != "baseline"]
@@ -69,7 +70,9 @@ def default_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             f"{name}: every measure by layer at the last epoch (eps={eps:g})",
             f"{name}_depth_profile",
             "Final-epoch profiles against depth for the baseline and each arm; hollow markers "
-            "are fixed layers, and the dotted line is the effective depth where it is defined.",
+            "are fixed layers, and the dotted line is the ε-effective depth (the lowest layer "
+            "with train NCC error <= eps, Galanti, Galanti & Ben-Shaul 2022) where it is "
+            "defined.",
             lambda: depth_profiles(
                 study.layers,
                 arms,

@@ -1,6 +1,7 @@
 """The figures of an eps sweep (Adaptive-ETF over eps, MLP): collapse and class-mean geometry
 per layer over epochs, every measure by layer, training curves, the NCC heat map and the
-trade-off, for the baseline and each kind at one eps."""
+trade-off, for the baseline and each (mode, kind) arm at one eps; every label names the mode
+(`layer` or `beyond`) the arm ran."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from nc_core.fixing.etf import FIXED_KINDS
+from nc_core.fixing.policy import MODES
 
 from ...loading.load import Study
 from ...tables.trials import ok_final, study_eps, trial_ids
@@ -19,11 +21,16 @@ from ..training import training_curves
 
 
 def eps_arms(final: pd.DataFrame, eps: float) -> list[tuple[str, str, list[str]]]:
-    """The baseline and every kind's Adaptive-ETF arm at `eps`: [(label, arm, trial ids)]."""
+    """The baseline and every (mode, kind) Adaptive-ETF arm at `eps`: [(label, arm, trial
+    ids)], labelled with the reading of the rule each ran ("layer eps=0.1 rotated")."""
     arms = [("baseline", "baseline", trial_ids(final[final["arm"] == "baseline"]))]
     at = final[(final["policy"] == "adaptive") & np.isclose(final["eps"].astype(float), eps)]
     kinds = list(FIXED_KINDS) + sorted(set(at["kind"]) - set(FIXED_KINDS))
-    arms += [(f"eps={eps:g} {k}", k, trial_ids(at[at["kind"] == k])) for k in kinds]
+    for mode in [m for m in MODES if m in set(at["mode"])]:
+        of_mode = at[at["mode"] == mode]
+        arms += [
+            (f"{mode} eps={eps:g} {k}", k, trial_ids(of_mode[of_mode["kind"] == k])) for k in kinds
+        ]
     return [a for a in arms if a[2]]
 
 
@@ -39,7 +46,8 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
         Job(
             f"{name}: collapse per layer over epochs (eps={eps:g})",
             f"{name}_collapse_epochs",
-            "Each column is an arm (the baseline and each kind at this eps), each line a layer: "
+            "Each column is an arm (the baseline and each mode and kind at this eps), each line a "
+            "layer: "
             "NCC accuracy rising and NC1 and CDNV falling with depth and epoch is neural "
             "collapse, and a dashed tail marks a layer fixed.",
             lambda: collapse_over_epochs(
@@ -65,9 +73,10 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
         Job(
             f"{name}: every measure by layer at the last epoch (eps={eps:g})",
             f"{name}_depth_profile",
-            "Final-epoch profiles against depth for the baseline and each kind; hollow markers "
-            "are fixed layers, whose NCC and NC1 repeat their input's, and the dotted line is "
-            "the effective depth where it is defined.",
+            "Final-epoch profiles against depth (NCC, the linear probe, NC1 ...) for the baseline "
+            "and each mode and kind; hollow markers are fixed layers, whose NCC and NC1 repeat "
+            "their input's; the dotted line is the ε-effective depth (Galanti, Galanti & "
+            "Ben-Shaul 2022: the lowest layer with train NCC error <= eps) where it is defined.",
             lambda: depth_profiles(
                 study.layers,
                 arms,
@@ -78,7 +87,8 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
         Job(
             f"{name}: training curves (eps={eps:g})",
             f"{name}_training",
-            "Accuracy and trainable parameters per epoch for each kind beside the baseline; "
+            "Accuracy and trainable parameters per epoch for each mode and kind beside the "
+            "baseline; "
             "each dotted line is the epoch at whose end a layer was fixed.",
             lambda: training_curves(study, fixed_arms, base_ids),
         ),
@@ -86,14 +96,17 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             f"{name}: train NCC accuracy, layer x epoch (eps={eps:g})",
             f"{name}_ncc_heatmap",
             "Train NCC accuracy of every layer at every epoch for one trial of each arm; the "
-            "white line is the effective depth and x marks a fixed layer.",
+            "solid white line is the ε-effective depth (the lowest layer with train NCC error "
+            "<= eps, Galanti, Galanti & Ben-Shaul 2022), the dashed one the first layer of the "
+            "collapsed suffix (every layer from it to the output <= eps; this project's "
+            "definition, which mode=beyond fixes), and x marks a fixed layer.",
             lambda: ncc_heatmap(study, heat, eps=eps),
         ),
         Job(
             f"{name}: test accuracy against trainable parameters",
             f"{name}_tradeoff",
             "Every arm's mean final test accuracy against its trainable parameters, labelled "
-            "with its eps and kind; arms on the grey line are not beaten on both axes.",
+            "with its mode, eps and kind; arms on the grey line are not beaten on both axes.",
             lambda: tradeoff(study),
         ),
     ]

@@ -22,7 +22,8 @@ def fix_from_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             f"{name}: NCC accuracy per layer and the effective depth (eps={eps:g})",
             f"{name}_ncc_per_layer",
             "Final NCC accuracy per layer for the baseline and each StaticETF fix_from, one "
-            "panel per width and depth; the dotted line is the baseline's effective depth.",
+            "panel per width and depth; the dotted line is the baseline's ε-effective depth (the "
+            "lowest layer with train NCC error <= eps, Galanti, Galanti & Ben-Shaul 2022).",
             lambda: ncc_per_layer(study, eps=eps),
         ),
         Job(
@@ -50,7 +51,8 @@ def fix_from_jobs(study: Study, eps_arg: float | None) -> list[Job]:
                 f"{name}: every measure by layer, width {w} depth {d} (eps={eps:g})",
                 f"{name}_depth_profile_w{w}_d{d}",
                 "Final-epoch profiles against depth for the baseline and StaticETF from each "
-                "layer; hollow markers are fixed layers, the dotted lines effective depths.",
+                "layer; hollow markers are fixed layers, the dotted lines ε-effective depths "
+                "(the lowest layer with train NCC error <= eps).",
                 lambda arms=arms, w=w, d=d: depth_profiles(
                     study.layers,
                     arms,

@@ -48,14 +48,16 @@ def run_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             f"{name}: every measure by layer at the last epoch (eps={eps:g})",
             f"{name}_depth_profile",
             "Final-epoch profiles against depth; hollow markers are fixed layers, the dotted "
-            "line the effective depth.",
+            "line the ε-effective depth (the lowest layer with train NCC error <= eps).",
             lambda: depth_profiles(study.layers, arms, eps=eps),
         ),
         Job(
             f"{name}: train NCC accuracy, layer x epoch (eps={eps:g})",
             f"{name}_ncc_heatmap",
-            "Train NCC accuracy of every layer at every epoch; the white line is the effective "
-            "depth and x marks a fixed layer.",
+            "Train NCC accuracy of every layer at every epoch; the solid white line is the "
+            "ε-effective depth (the lowest layer with train NCC error <= eps), the dashed one the "
+            "first layer of the collapsed suffix (every layer from it on <= eps), and x marks a "
+            "fixed layer.",
             lambda: ncc_heatmap(study, [(ids[0], t) for t, _, ids in arms[:2]], eps=eps),
         ),
     ]
