@@ -119,3 +119,16 @@ def test_a_difference_is_said_with_its_ci_and_n_and_never_a_direction_without_on
     p = paired(a, b, "v")
     assert (p.estimate.n, p.only_a, p.only_b) == (2, (0,), (3,))
     assert comparison(p, "A", "B").endswith("; incomplete: A lacks seed 3, B lacks seed 0")
+
+
+def test_pairs_in_which_neither_arm_fixed_a_layer_are_left_out_and_counted(study):
+    from analysis.tables.kind_pairs import markdown_pairs, pairs_sentence
+
+    pairs = kind_differences([study])
+    assert pairs["fixed_any"].all()
+    none_fixed = pairs.assign(fixed_any=False)
+    assert pairs_sentence(none_fixed).startswith("No pair of an ETF kind and a control")
+    assert "1 pair in which neither arm fixed a layer left out" in markdown_pairs(none_fixed)
+    both = pd.concat([pairs, none_fixed], ignore_index=True)
+    assert pairs_sentence(both).startswith("1 comparison of an ETF kind with a control")
+    assert pairs_sentence(both).endswith("; 1 pair in which neither arm fixed a layer left out.")

@@ -142,18 +142,18 @@ def ncc_heatmap(study: Study, shown, *, eps: float):
         depth = depth.droplevel("trial_id").astype(float)
         suffix = effective_depths(layers, eps, definition="suffix")
         suffix = suffix.droplevel("trial_id").astype(float)
-        for values, ls, label in (
-            (depth, "-", f"ε-effective depth (lowest layer <= eps={eps:g})"),
-            (suffix, "--", f"collapsed suffix from (eps={eps:g})"),
+        for values, ls, mk, shift, label in (  # the suffix a little above: visible where equal
+            (depth, "-", "o", 0.0, f"ε-effective depth (lowest layer <= eps={eps:g})"),
+            (suffix, "--", "s", 0.15, f"collapsed suffix: first layer (eps={eps:g})"),
         ):
             ax.plot(
                 [col[e] for e in values.index],
-                [np.nan if np.isnan(d) else row.get(int(d), np.nan) for d in values],
+                [np.nan if np.isnan(d) else row.get(int(d), np.nan) + shift for d in values],
                 color="white",
                 ls=ls,
                 lw=2,
-                marker="o",
-                ms=3,
+                marker=mk,
+                ms=4,
                 label=label,
                 path_effects=[
                     patheffects.Stroke(linewidth=3.5, foreground="black"),
@@ -179,7 +179,7 @@ def ncc_heatmap(study: Study, shown, *, eps: float):
         ax.set_yticks(range(len(grid.index)), [names[i] for i in grid.index])
         ax.set_xlabel("epoch")
         ax.set_title(title)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
         ax.grid(False)
         parts = []
         for what, values in (("ε-effective depth", depth), ("collapsed suffix from", suffix)):

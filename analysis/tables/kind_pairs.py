@@ -4,7 +4,9 @@ the controls exist for (is it the ETF, or any fixed map?).
 Two arms are a pair when every config field but the kind agrees (study, network, data, policy,
 mode, eps, blocks fixed ...): their final test accuracies are differenced per seed over the seeds
 both have (`stats.paired`). Layers fixed may differ between the two; the table gives each arm's
-mean beside the difference.
+mean beside the difference. A pair in which neither arm fixed a layer compares two baselines; it
+is kept in the CSV (`fixed_any` false) and left out of the Markdown and the sentence, which say
+how many were.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ COLUMNS = [
     "control_missing_seeds",
     "etf_layers_fixed",
     "control_layers_fixed",
+    "fixed_any",
     "comparison",
 ]
 
@@ -71,26 +74,40 @@ def kind_differences(studies: list[Study]) -> pd.DataFrame:
                             "control_missing_seeds": " ".join(map(str, p.only_a)),
                             "etf_layers_fixed": a["layers_fixed"].mean(),
                             "control_layers_fixed": b["layers_fixed"].mean(),
+                            "fixed_any": bool((a["layers_fixed"] > 0).any())
+                            or bool((b["layers_fixed"] > 0).any()),
                             "comparison": comparison(p, etf, control),
                         }
                     )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _unfixed(table: pd.DataFrame) -> str:
+    n = int((~table["fixed_any"]).sum())
+    return f"{n} pair{'s' if n != 1 else ''} in which neither arm fixed a layer left out"
+
+
 def markdown_pairs(table: pd.DataFrame) -> str:
-    """The pairs as Markdown: study, settings, the comparison sentence, layers fixed."""
-    if table.empty:
-        return "_(no study has an ETF kind and a control kind at the same settings)_\n"
+    """The pairs in which a layer was fixed, as Markdown: study, settings, the comparison
+    sentence, layers fixed."""
+    shown = table[table["fixed_any"]] if len(table) else table
+    if shown.empty:
+        return (
+            "_(no study has an ETF kind and a control kind at the same settings that fixed a "
+            f"layer{'; ' + _unfixed(table) if len(table) else ''})_\n"
+        )
     lines = [
         "| study | settings | ETF kind − control, test accuracy paired by seed | layers fixed "
         "(ETF / control) |",
         "|---|---|---|---|",
     ]
-    for r in table.itertuples():
+    for r in shown.itertuples():
         lines.append(
             f"| {r.study} | {r.settings} | {r.comparison} | "
             f"{r.etf_layers_fixed:.1f} / {r.control_layers_fixed:.1f} |"
         )
+    if len(shown) < len(table):
+        lines += ["", f"({_unfixed(table)}: they compare two baselines.)"]
     return "\n".join(lines) + "\n"
 
 
@@ -98,6 +115,13 @@ def pairs_sentence(table: pd.DataFrame) -> str:
     """One sentence over the pairs: how many, and in how many the 95% CI excludes 0."""
     if table.empty:
         return "No study has an ETF kind and a control kind at the same settings."
+    if not table["fixed_any"].any():
+        return (
+            "No pair of an ETF kind and a control at the same settings fixed a layer "
+            f"({_unfixed(table)}: they compare two baselines)."
+        )
+    left_out = "" if table["fixed_any"].all() else f"; {_unfixed(table)}"
+    table = table[table["fixed_any"]]
     detected = table[table["detected"]]
     incomplete = table[(table["etf_missing_seeds"] != "") | (table["control_missing_seeds"] != "")]
     text = (
@@ -110,4 +134,4 @@ def pairs_sentence(table: pd.DataFrame) -> str:
         text += ")"
     if len(incomplete):
         text += f"; {len(incomplete)} incomplete (an arm lacks seeds the other has)"
-    return text + "."
+    return text + left_out + "."

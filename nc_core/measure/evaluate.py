@@ -153,9 +153,10 @@ def ncc_pass(
                 logits = model(x)  # (B, K)
             pred = logits.argmax(1)  # (B,)
             for n in names:
-                correct[n] += (metrics.ncc_predict(tap.outputs[n], means[n]) == y).sum()
-            for n, probe in probes.items():
-                probe_hits[n] += (metrics.probe_predict(tap.outputs[n], probe) == y).sum()
+                h = tap.outputs[n].to(means[n].dtype)  # (B, D), cast once for NCC and probe
+                correct[n] += (metrics.ncc_predict(h, means[n]) == y).sum()
+                if n in probes:
+                    probe_hits[n] += (metrics.probe_predict(h, probes[n]) == y).sum()
             for layer, module in act.items():
                 on = (tap.outputs[module] > 0).any(0)  # (D,)
                 active[layer] = on if layer not in active else active[layer] | on

@@ -223,8 +223,8 @@ def probe_predict(features: torch.Tensor, probe: LinearProbe) -> torch.Tensor:
             f"probe_predict features {tuple(features.shape)}: expected (N, {probe.W.shape[0]})"
         )
     W = probe.W.to(features.device)
-    x = features.to(W.dtype) - probe.centre.to(W.device)  # (N, D)
-    return (x @ W + probe.b.to(W.device)).argmax(1)
+    offset = probe.b.to(W.device) - probe.centre.to(W.device) @ W  # (K,): no (N, D) centring
+    return (features.to(W.dtype) @ W + offset).argmax(1)
 
 
 def safe(value: float) -> float:
