@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Mapping
 
+import numpy as np
 import pandas as pd
 
-from nc_core.measure.threshold import ncc_errors, within
+from nc_core.measure.threshold import ncc_counts, within, within_eps
 
 NONE = "none"  # how a missing effective depth is written, everywhere
 
@@ -81,20 +82,39 @@ def effective_depths(
 ) -> pd.Series:
     """Per (trial_id, epoch) of a layers table: the `layer_index` of the effective depth by
     `definition` ("lowest" or "suffix", `DEFINITIONS`), as a nullable integer (<NA> where it is
-    none). Errors are the table's exact counts (`threshold.ncc_errors`); `eps` may be a column
-    aligned with `layers`."""
-    rule = _rule(definition)
+    none). Each row qualifies on its exact counts (`threshold.ncc_counts`, `within_eps`); `eps`
+    may be a column aligned with `layers`."""
+    _rule(definition)
     if layers.empty:
         return pd.Series(dtype="Int64")
-    eps = eps if isinstance(eps, pd.Series) else pd.Series([eps] * len(layers), index=layers.index)
-    frame = layers.assign(_err=ncc_errors(layers), _eps=eps)
-    out = {}
-    for key, g in frame.sort_values("layer_index").groupby(["trial_id", "epoch"], sort=True):
-        errors = dict(zip(g["layer_index"], g["_err"], strict=True))
-        first = rule(errors, g["_eps"].iloc[0])
-        out[key] = pd.NA if first is None else int(first)
-    index = pd.MultiIndex.from_tuples(list(out), names=["trial_id", "epoch"])
-    return pd.Series(list(out.values()), index=index, dtype="Int64")
+    wrong, n = ncc_counts(layers)
+    ok = np.zeros(len(layers), dtype=bool)
+    if isinstance(eps, pd.Series):
+        values = eps.to_numpy()
+        for e in pd.unique(values):
+            at = values == e
+            ok[at] = within_eps(wrong[at], n[at], e)
+    else:
+        ok = within_eps(wrong, n, eps)
+    frame = pd.DataFrame(
+        {
+            "trial_id": layers["trial_id"].to_numpy(),
+            "epoch": layers["epoch"].to_numpy(),
+            "layer_index": layers["layer_index"].astype(int).to_numpy(),
+            "ok": ok,
+        }
+    )
+    keys = ["trial_id", "epoch"]
+    groups = frame.groupby(keys, sort=True)
+    if definition == "lowest":
+        first = frame[frame["ok"]].groupby(keys)["layer_index"].min()
+    else:  # the first index above the last one that does not qualify (none if that is the top)
+        bad = frame.assign(b=frame["layer_index"].where(~frame["ok"], -1))
+        last_bad = bad.groupby(keys)["b"].transform("max")
+        first = frame[frame["layer_index"] > last_bad].groupby(keys)["layer_index"].min()
+    out = first.reindex(groups.size().index).astype("Int64")
+    out.index = out.index.set_names(keys)
+    return out
 
 
 def format_depth(value: object) -> str:

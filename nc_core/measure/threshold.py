@@ -20,6 +20,7 @@ import math
 from fractions import Fraction
 from numbers import Rational
 
+import numpy as np
 import pandas as pd
 
 MAX_N = 10**7  # NC samples up to which a stored float accuracy gives back its exact fraction
@@ -85,17 +86,60 @@ def error_from_accuracy(acc: float, n: int | None) -> Fraction:
     return 1 - Fraction(acc).limit_denominator(MAX_N)
 
 
+def ncc_counts(layers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(wrong, n) of every row of a layers table, as int64 arrays: `train_ncc_wrong` and `nc_n`
+    where the row has them, else recovered from `train_ncc_acc` (`error_from_accuracy`, with n
+    from `nc_sample_size` of the row's config, looked up once per config and accuracy)."""
+    N = len(layers)
+    wrong = np.zeros(N, dtype=np.int64)
+    n = np.ones(N, dtype=np.int64)
+    has = [c in layers for c in ("train_ncc_wrong", "nc_n")]
+    known = np.zeros(N, dtype=bool)
+    if all(has):
+        w, k = layers["train_ncc_wrong"], layers["nc_n"]
+        known = (w.notna() & k.notna()).to_numpy()
+        wrong[known] = w[known].astype("int64").to_numpy()
+        n[known] = k[known].astype("int64").to_numpy()
+    if known.all():
+        return wrong, n
+    rest = layers.iloc[np.flatnonzero(~known)]
+    config = [c for c in ("dataset", "subset", "nc_samples", "num_classes") if c in rest]
+    keys = (
+        ["|".join(map(str, values)) for values in zip(*(rest[c] for c in config), strict=True)]
+        if config
+        else [""] * len(rest)
+    )
+    sizes: dict[str, int | None] = {}
+    errors: dict[tuple, Fraction] = {}
+    for pos, (j, key, acc) in enumerate(
+        zip(np.flatnonzero(~known), keys, rest["train_ncc_acc"].astype(float), strict=True)
+    ):
+        if key not in sizes:  # one look-up per config
+            sizes[key] = nc_sample_size(rest.iloc[pos][config])
+        if (sizes[key], acc) not in errors:  # and one recovery per (n, accuracy)
+            errors[(sizes[key], acc)] = error_from_accuracy(acc, sizes[key])
+        e = errors[(sizes[key], acc)]
+        wrong[j], n[j] = e.numerator, e.denominator
+    return wrong, n
+
+
+def within_eps(wrong: np.ndarray, n: np.ndarray, eps: object) -> np.ndarray:
+    """Elementwise wrong <= eps * n, exactly: with eps = p / q (`as_fraction`), wrong * q <= p * n
+    in int64 where that cannot overflow, else in Python integers."""
+    e = as_fraction(eps)
+    p, q = e.numerator, e.denominator
+    big = max(int(wrong.max(initial=0)) * q, p * int(n.max(initial=0)))
+    if big < 2**62:
+        return wrong * q <= p * n
+    return np.array([w * q <= p * k for w, k in zip(wrong.tolist(), n.tolist(), strict=True)])
+
+
 def ncc_errors(layers: pd.DataFrame) -> pd.Series:
-    """The exact train NCC error (a Fraction) of every row of a layers table: `train_ncc_wrong` /
-    `nc_n` where the row has them, else recovered from `train_ncc_acc` (`error_from_accuracy`,
-    with n from `nc_sample_size` of the row's config)."""
-    out = []
-    has_counts = "train_ncc_wrong" in layers and "nc_n" in layers
-    for _, row in layers.iterrows():
-        wrong = row["train_ncc_wrong"] if has_counts else None
-        n = row["nc_n"] if has_counts else None
-        if wrong is not None and n is not None and not pd.isna(wrong) and not pd.isna(n):
-            out.append(Fraction(int(wrong), int(n)))
-        else:
-            out.append(error_from_accuracy(float(row["train_ncc_acc"]), nc_sample_size(row)))
-    return pd.Series(out, index=layers.index, dtype=object)
+    """The exact train NCC error (a Fraction wrong / n) of every row of a layers table
+    (`ncc_counts`)."""
+    wrong, n = ncc_counts(layers)
+    return pd.Series(
+        [Fraction(int(w), int(k)) for w, k in zip(wrong, n, strict=True)],
+        index=layers.index,
+        dtype=object,
+    )
