@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nc_core.results.records import CONFIG_COLUMNS, EPOCH_COLUMNS, LAYER_COLUMNS
+from nc_core.results.records import EPOCH_COLUMNS, LAYER_COLUMNS, config_columns
 from nc_core.train.build import build_adapter, build_model
 from nc_core.train.config import RunConfig
 
@@ -26,8 +26,8 @@ def read_tables(tmp: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def check_tables(epochs: pd.DataFrame, layers: pd.DataFrame, trials: int, cfg: RunConfig) -> None:
     """Schemas, one row per (trial, epoch[, layer]), every trial finished."""
-    assert list(epochs.columns) == EPOCH_COLUMNS + CONFIG_COLUMNS
-    assert list(layers.columns) == LAYER_COLUMNS + CONFIG_COLUMNS
+    assert list(epochs.columns) == EPOCH_COLUMNS + config_columns(cfg)
+    assert list(layers.columns) == LAYER_COLUMNS + config_columns(cfg)
     model = build_model(cfg)
     n_layers = len(build_adapter(cfg, model).layers)
     assert epochs.trial_id.nunique() == trials

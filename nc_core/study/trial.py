@@ -68,7 +68,7 @@ def override_columns(spec: StudySpec) -> dict[str, str]:
 
 def trial_label(overrides: dict) -> str:
     """A trial's readable name from the fields it sets: `eps0.1-rotated-s0`, `baseline-s0`,
-    `w32-d3-from1-canonical-s0` (depth_width), `last1-both-canonical-s0` (vit_blocks)."""
+    `w32-d3-from1-canonical-s0` (a width x depth grid), `last1-both-canonical-s0` (ViT blocks)."""
     rest = {short_key(k): v for k, v in upgrade_keys(overrides).items()}
     parts = [f"{key[0]}{rest.pop(key)}" for key in ("width", "depth") if key in rest]
     seed, policy, blocks = (
