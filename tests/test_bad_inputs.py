@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nc_core.cli.study import add_study_args, study_parser
 from nc_core.cli.train import main as train_main
 from nc_core.train.loop import train
 from nc_core.train.presets import preset
@@ -37,7 +38,13 @@ TRAIN_CASES = [
     ("weight-decay-inf", ["--weight-decay", "inf"], "weight_decay"),
     ("eps-nan", ["--eps", "nan"], "eps"),
     ("eps-above-1", ["--eps", "2"], "eps"),
-    ("dropout-nan", ["--vit-dropout", "nan"], "vit_dropout"),
+    (
+        "dropout-nan",
+        ["--model", "vit", "--dataset", "fashion_mnist", "--vit-dropout", "nan"],
+        "vit_dropout",
+    ),
+    ("option-of-another-model", ["--vit-dropout", "0.1"], "an option of model 'vit'"),
+    ("option-no-model-has", ["--dim", "8"], "has no option 'dim'"),
     ("seed-negative", ["--seed", "-1"], "seed"),
     (
         "etf-blocks-past-depth",
@@ -292,10 +299,11 @@ def test_help_shows_choices_from_the_literal_types_and_each_default_once():
     from nc_core.cli.train import build_parser
 
     text = " ".join(build_parser().format_help().split())
-    assert "--model {mlp,vit}" in text and "--kind {canonical,rotated,orthogonal,freeze}" in text
-    assert text.count("default: --preset's, else 400") == 1  # --width
-    parser = eps_sweep.study_parser(eps_sweep.__doc__)
-    eps_sweep.add_study_args(parser, name="x")
+    assert "--model {mlp,vit,cnn," in text
+    assert "--kind {canonical,rotated,orthogonal,freeze}" in text
+    assert text.count("MLP hidden width (default 400)") == 1  # --width, read against --model
+    parser = study_parser(eps_sweep.__doc__)
+    add_study_args(parser, name="x")
     study = " ".join(parser.format_help().split())
     assert "--scheduler {none,asha}" in study and "--verbose {0,1,2}" in study
     assert study.count("(default: results/ray)") == 1 and "default: None" not in study

@@ -5,7 +5,7 @@ jobs): reads each run's epoch table and the `NAME.layers.parquet` beside it, fil
 the study name and `trial_id` with the file's stem, and writes `OUT/epochs.parquet` and
 `OUT/layers.parquet`, the layout `analysis/` reads (`analysis.load.load_study`):
 
-    python -m nc_core.collect --study eps_sweep --out results/eps_sweep 'runs/*.parquet'
+    python -m nc_core.collect --study my_runs --out results/my_runs 'runs/*.parquet'
 
 Inputs are paths or quoted globs (`*.layers.parquet` matches are skipped: each is read beside
 its epoch table). Every input is read and checked before anything is written: a missing layers
