@@ -1,7 +1,9 @@
 """Studies when something goes wrong, under the session's local Ray (`ray_session`): a crashed,
 diverged or errored trial, a killed driver resumed, Ctrl-C, a rerun with other trials.
 
-The kill and Ctrl-C tests run a study as a separate driver process, so that it can be stopped.
+The kill and Ctrl-C tests run a study as a separate driver process, so that it can be stopped:
+the kill test as `python studies/eps_sweep.py`, the Ctrl-C test as `python -m nc_core study
+eps_sweep` (what `nc-study` runs), whose exit status must be the script's.
 """
 
 from __future__ import annotations
@@ -151,8 +153,8 @@ def test_ctrl_c_writes_the_tables_as_incomplete_and_exits_130(tmp_path):
         tmp_path, "--dataset synthetic --eps 0.1 --max-concurrent 1 --set epochs=40 --num-cpus 1"
     )
     ray_tmp = tempfile.mkdtemp(prefix="ncray", dir="/tmp")
-    driver = subprocess.Popen(
-        [sys.executable, str(REPO / "studies" / "eps_sweep.py"), *args],
+    driver = subprocess.Popen(  # as `nc-study eps_sweep ...`: the same exit status as the script
+        [sys.executable, "-m", "nc_core", "study", "eps_sweep", *args],
         cwd=tmp_path,
         env={**os.environ, "RAY_TMPDIR": ray_tmp, "PYTHONPATH": str(REPO)},
         start_new_session=True,

@@ -57,14 +57,17 @@ def study(argv: list[str] | None = None) -> int:
         print(f"nc-study: error: {err}", file=sys.stderr)
         return 2
     if not argv or argv[0] not in names:
-        asked = bool(argv) and argv[0] in ("-h", "--help")
+        if argv and argv[0] in ("-h", "--help"):
+            listed = ",".join(names)
+            print(f"usage: nc-study {{{listed}}} [OPTIONS]  (nc-study NAME --help: options)")
+            return 0
+        what = f"no study {argv[0]!r}" if argv else "give a study"
         print(
-            f"usage: nc-study {{{','.join(names)}}} [OPTIONS]  (nc-study NAME --help: options)",
-            file=sys.stdout if asked else sys.stderr,
+            f"nc-study: error: {what}; expected one of {', '.join(names)} "
+            "(nc-study NAME --help lists its options)",
+            file=sys.stderr,
         )
-        if argv and not asked:
-            print(f"nc-study: error: no study {argv[0]!r}", file=sys.stderr)
-        return 0 if asked else 2
+        return 2
     from nc_core.cli.study import study_main
     from nc_core.study.registry import get_study
 
@@ -85,12 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     commands = {"train": train, "study": study, "figures": figures}
     if not argv or argv[0] not in commands:
-        asked = bool(argv) and argv[0] in ("-h", "--help")
-        from nc_core.study.registry import builtin_names
+        if argv and argv[0] in ("-h", "--help"):
+            from nc_core.study.registry import builtin_names
 
+            print(USAGE.format(studies=", ".join(builtin_names())))
+            return 0
+        what = f"no command {argv[0]!r}" if argv else "give a command"
         print(
-            USAGE.format(studies=", ".join(builtin_names())),
-            file=sys.stdout if asked else sys.stderr,
+            f"python -m nc_core: error: {what}; expected one of {', '.join(commands)} "
+            "(python -m nc_core --help describes them)",
+            file=sys.stderr,
         )
-        return 0 if asked else 2
+        return 2
     return commands[argv[0]](argv[1:])

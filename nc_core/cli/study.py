@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Callable, Iterable
 
 import pandas as pd
@@ -13,7 +14,8 @@ import pandas as pd
 from nc_core.cli.args import Parser, add_fields, given, parse_setting
 from nc_core.fields import choices
 from nc_core.registry import load_plugins
-from nc_core.study.checks import check_study
+from nc_core.study.checks import StudyRefused, check_study, stored_spec
+from nc_core.study.lock import StudyLocked
 from nc_core.study.registry import StudyEntry
 from nc_core.study.spec import StudyOptions, StudySpec
 from nc_core.train.config import RunConfig
@@ -69,10 +71,20 @@ def distinct(option: str, values: Iterable[object]) -> tuple:
     return values
 
 
+def given_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The destinations of the options `argv` sets (not left at their defaults): argparse
+    fills in a default only where the namespace it is handed lacks the attribute, and an
+    appending option copies the list it finds there before adding to it."""
+    unset = {a.dest: [] for a in parser._actions}  # noqa: SLF001 (a distinct object each)
+    probe = argparse.Namespace(**unset)
+    parser.parse_args(argv, namespace=probe)
+    return {dest for dest, value in vars(probe).items() if value is not unset.get(dest)}
+
+
 def study_name(args: argparse.Namespace, stem: str) -> str:
     """`--name`, else `stem-PRESET` (`my_sweep-smoke`): each preset is its own study, so
     running one size never collides with a study of another."""
-    return args.name or f"{stem}-{args.preset}"
+    return args.name if args.name is not None else f"{stem}-{args.preset}"
 
 
 def options_from_args(args: argparse.Namespace, *, seed: int = 0) -> StudyOptions:
@@ -117,19 +129,28 @@ def study_main(entry: StudyEntry, argv: list[str] | None = None) -> int:
     add_study_args(parser, name=entry.name)
     if entry.options is not None:
         entry.options(parser)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    # An export takes its settings from the stored study: options that say what the study is
+    # are compared with it (check_study), and with none given the stored study is the spec.
+    asked = given_options(parser, argv) - set(StudyOptions.__dataclass_fields__) - {"name"}
     if not args.seeds and args.preset not in entry.seeds:
         parser.error(f"--preset {args.preset}: {entry.name} has no default seeds; give --seeds")
     args.seeds = tuple(args.seeds or entry.seeds[args.preset])
 
     def build(parsed: argparse.Namespace) -> StudySpec:
+        if parsed.export_only and not asked:
+            return stored_spec(study_name(parsed, entry.name), options_from_args(parsed))
         distinct("--seeds", parsed.seeds)
         return dataclasses.replace(entry.build(parsed), study_type=entry.type)
 
     spec, opts = checked_study(parser, args, build, seed=args.seeds[0])
     from nc_core.tune.run import run_study  # Ray only once a study runs: its file reads without
 
-    result = run_study(spec, opts)
+    try:
+        result = run_study(spec, opts)
+    except (StudyRefused, StudyLocked) as err:  # found once the study's lock was taken
+        parser.error(str(err))
     if not result.epochs.empty:
         print_wide(*entry.summary_parts(args, spec, result))
     return result.exit_code

@@ -190,3 +190,24 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write the DataFrame `df` to `path` as CSV (no index) atomically."""
     return write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+
+
+def device_of(path: str | os.PathLike) -> str:
+    """The device holding `path` as a reader knows it: "the tmpfs at /mnt/x (12 KiB free)",
+    from the mount table where there is one (Linux), else its mount point."""
+    here = Path(path).absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    dev, mount = here.stat().st_dev, here
+    while mount != mount.parent and mount.parent.stat().st_dev == dev:
+        mount = mount.parent
+    kind = "file system"
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 2 and fields[1] == str(mount):
+                kind = fields[2]
+    except OSError:
+        pass
+    st = os.statvfs(here)
+    return f"the {kind} at {mount} ({st.f_bavail * st.f_frsize // 1024} KiB free)"

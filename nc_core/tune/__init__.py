@@ -9,4 +9,5 @@ holds only the calls into Ray and Optuna, split because they were one 460-line m
 - `trainable`: the Tune function trainable, one `nc_core.train.train` run per trial.
 - `console`: what Tune prints at each `--verbose` level.
 - `local_ray`: starting a local Ray that listens on 127.0.0.1 only.
+- `storage`: local storage where every file Tune writes appears whole or not at all.
 """
