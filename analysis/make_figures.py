@@ -25,6 +25,7 @@ if not __package__:  # run as a file, `python analysis/make_figures.py`: import 
     __package__ = "analysis"  # (installed, it is `nc_core.analysis`: nc_core/cli/main.py)
 
 from nc_core.results.atomic import write_text_atomic
+from nc_core.study.spec import NAME_FORM
 
 from .figures.jobs import Drawn, Job, render
 from .figures.kinds import controls as controls_figure
@@ -81,6 +82,17 @@ def check_args(args: argparse.Namespace) -> None:
         raise BadInput(
             f"--results {args.results}: no such folder; run a study first (make study) or pass "
             "--results"
+        )
+    for name in args.study or ():  # a study's name is a folder of --results and a file prefix
+        if not NAME_FORM.fullmatch(name):
+            raise BadInput(
+                f"--study {name!r}: expected a study's name (letters, digits, '_' and '-'), "
+                "the name of a folder of --results"
+            )
+    if args.storage is not None and not args.storage.is_dir():
+        why = "is a file" if args.storage.exists() else "no such folder"
+        raise BadInput(
+            f"--storage {args.storage}: {why}; expected the studies' Tune storage folder"
         )
     out = args.out
     if out.exists() and not out.is_dir():

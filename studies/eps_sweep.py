@@ -107,6 +107,15 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def build_spec(args: argparse.Namespace) -> StudySpec:
     """The grid of `trial_list`, or with --search optuna the search of `search_space`."""
     if args.search == "optuna":
+        grid_only = {"--eps": args.eps, "--modes": args.modes}
+        given = [flag for flag, value in grid_only.items() if value]
+        if len(args.kinds) > 1:
+            given.append(f"--kinds {' '.join(args.kinds)} (a search runs one kind)")
+        if given:  # a search draws eps itself: a grid's options would be silently ignored
+            raise ValueError(
+                f"--search optuna: {', '.join(given)}: grid options; the search draws eps from "
+                f"{search_space(False)['eps']}. Leave them out, or drop --search optuna"
+            )
         return StudySpec(
             name=study_name(args, "eps_sweep_optuna"),
             base=base_config(args, policy="adaptive", kind=args.kinds[0], seed=args.seeds[0]),

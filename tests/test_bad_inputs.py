@@ -7,21 +7,34 @@ real command line, to check the exit status and that no traceback is printed.
 
 from __future__ import annotations
 
+import copy
+import errno
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
 from nc_core.cli.study import add_study_args, study_parser
 from nc_core.cli.train import main as train_main
+from nc_core.fields import choices
+from nc_core.results.pair import write_pair
+from nc_core.results.records import to_frames
+from nc_core.train.config import RunConfig
 from nc_core.train.loop import train
 from nc_core.train.presets import preset
 from nc_core.train.state import save_state
 from studies import depth_width, eps_sweep, vit_blocks
+from tests.fake_datasets import mnist_arrays, write_mnist_family
+from tests.synthetic_results import make_results
 from tests.test_bad_inputs_figures import CASES as FIGURE_CASE_TABLE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,7 +116,42 @@ TRAIN_CASES = [
     ("checkpoint-bit-flipped", ["--checkpoint", "{tmp}/flipped.pt"], "corrupt"),
     ("checkpoint-other-config", ["--checkpoint", "{tmp}/valid.pt", "--width", "32"], "width"),
     ("checkpoint-past-epochs", ["--checkpoint", "{tmp}/valid.pt", "--epochs", "1"], "epochs"),
+    ("checkpoint-missing-keys", ["--checkpoint", "{tmp}/missing_keys.pt"], "--checkpoint"),
+    ("checkpoint-wrong-shapes", ["--checkpoint", "{tmp}/wrong_shapes.pt"], "--checkpoint"),
+    ("batch-size-lone-last-sample", ["--batch-size", "999"], "batch_size"),  # 1000 samples, BN
+    (
+        "etf-of-width-1",
+        [
+            *("--num-classes", "2", "--width", "1", "--kind", "rotated"),
+            *("--policy", "static", "--fix-from", "1"),
+        ],
+        "width",
+    ),
+    pytest.param(
+        "device-mps-absent",
+        ["--device", "mps"],
+        "device",
+        marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is present"),
+    ),
+    ("device-cuda-index-absent", ["--device", f"cuda:{torch.cuda.device_count()}"], "device"),
+    (
+        "etf-blocks-superscript",
+        ["--model", "vit", "--dataset", "fashion_mnist", "--etf-blocks", "\u00b2"],
+        "etf_blocks",
+    ),
+    ("data-dir-a-file", [], "NC_DATA_DIR"),
+    ("idx-truncated", ["--dataset", "mnist"], "train-images-idx3-ubyte"),
+    ("idx-label-outside-k", ["--dataset", "mnist"], "label 12 outside 0..9"),
 ]
+# Environment of a case ({tmp}: the test's folder); each unset variable is removed.
+CASE_ENV = {
+    "train/data-dir-a-file": {"NC_DATA_DIR": "{tmp}/afile"},
+    "train/idx-truncated": {"NC_DATA_DIR": "{tmp}/mnist_truncated"},
+    "train/idx-label-outside-k": {"NC_DATA_DIR": "{tmp}/mnist_bad_label"},
+    "study/data-dir-a-file": {"NC_DATA_DIR": "{tmp}/afile"},
+    "study/idx-truncated": {"NC_DATA_DIR": "{tmp}/mnist_truncated"},
+    "study/address-auto-none-running": {"RAY_TMPDIR": "{tmp}/adir", "RAY_ADDRESS": None},
+}
 
 STUDY = [
     "--preset",
@@ -170,6 +218,45 @@ STUDY_CASES = [
     ("blocks-garbage", vit_blocks, ["--blocks", "foo"], "etf_blocks"),
     ("vit-synthetic", vit_blocks, ["--dataset", "synthetic"], "dataset"),
     ("linears-unknown", vit_blocks, ["--linears", "fc3"], "--linears"),
+    ("name-empty", eps_sweep, ["--name", ""], "name"),
+    ("name-300-characters", eps_sweep, ["--name", "a" * 300], "name"),
+    ("name-not-ascii", eps_sweep, ["--name", "caf\u00e9"], "name"),
+    ("storage-file-uri-read-only", eps_sweep, ["--storage", "file:///proc/x"], "--storage"),
+    ("storage-unknown-scheme", eps_sweep, ["--storage", "foo://bar"], "--storage"),
+    ("export-only-no-such-study", eps_sweep, ["--export-only", "--name", "nosuch"], "nosuch"),
+    ("cpus-per-trial-below-ray-step", eps_sweep, ["--cpus-per-trial", "0.00001"], "cpus_per_trial"),
+    ("gpus-per-trial-below-ray-step", eps_sweep, ["--gpus-per-trial", "0.00001"], "gpus_per_trial"),
+    ("optuna-with-eps", eps_sweep, ["--search", "optuna", "--eps", "0.9"], "--eps"),
+    (
+        "optuna-with-two-kinds",
+        eps_sweep,
+        ["--search", "optuna", "--kinds", "canonical", "rotated"],
+        "--kinds",
+    ),
+    ("eps-7", depth_width, ["--eps", "7"], "--eps"),
+    ("address-closed-port", eps_sweep, ["--address", "127.0.0.1:{closed}"], "--address"),
+    ("address-auto-none-running", eps_sweep, ["--address", "auto"], "--address auto"),
+    ("data-dir-a-file", eps_sweep, [], "NC_DATA_DIR"),
+    ("idx-truncated", eps_sweep, ["--dataset", "mnist"], "train-images-idx3-ubyte"),
+    (
+        "batch-size-lone-last-sample",
+        eps_sweep,
+        ["--dataset", "synthetic", "--set", "batch_size=999"],
+        "batch_size",
+    ),
+    (
+        "etf-of-width-1",
+        depth_width,
+        ["--dataset", "synthetic", "--widths", "1", "--set", "num_classes=2", "--kind", "rotated"],
+        "width",
+    ),
+    pytest.param(
+        "device-mps-absent",
+        eps_sweep,
+        ["--set", "device=mps"],
+        "device",
+        marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is present"),
+    ),
 ]
 # Real processes for a sample: exit status, one stderr line, no traceback.
 SUBPROCESS = {
@@ -202,8 +289,25 @@ def fixtures(tmp_path_factory) -> Path:
     (d / "flipped.pt").write_bytes(bytes(flipped))
     (d / "empty.pt").write_bytes(b"")
     (d / "garbage.pt").write_bytes(os.urandom(4096))
+    # checksums that match, over states this config's model cannot take
+    missing = copy.deepcopy(state)
+    missing.model = {k: v for k, v in state.model.items() if not k.startswith("fc2.")}
+    save_state(missing, d / "missing_keys.pt")
+    wrong = copy.deepcopy(state)
+    wrong.model["fc1.weight"] = torch.zeros(3, 3)
+    save_state(wrong, d / "wrong_shapes.pt")
     (d / "afile").write_text("not a folder\n")
     (d / "adir").mkdir()
+    raw = write_mnist_family(d / "mnist_truncated", "MNIST")
+    images = raw / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[: images.stat().st_size // 2])
+    arrays = mnist_arrays()
+    arrays["train_y"] = arrays["train_y"].copy()
+    arrays["train_y"][3] = 12
+    write_mnist_family(d / "mnist_bad_label", "MNIST", arrays)
+    make_results(d / "results", studies=("eps_sweep",))
+    run = train(preset("smoke", dataset="synthetic", epochs=1))
+    write_pair(*to_frames(run.records, run.cfg), d / "run.parquet", d / "run.layers.parquet")
     return d
 
 
@@ -236,8 +340,26 @@ def _params(cases: list) -> list:
     return out
 
 
+def closed_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on (just bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _fill(args: list[str], tmp: Path) -> list[str]:
-    return [a.replace("{tmp}", str(tmp)) for a in args]
+    port = str(closed_port())
+    return [a.replace("{tmp}", str(tmp)).replace("{closed}", port) for a in args]
+
+
+def _environ(key: str, tmp: Path, monkeypatch) -> dict[str, str]:
+    """Set case `key`'s environment (CASE_ENV) here; the whole environment for a subprocess."""
+    for name, value in CASE_ENV.get(key, {}).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value.replace("{tmp}", str(tmp)))
+    return dict(os.environ)
 
 
 def _run_main(main, argv: list[str], capsys) -> tuple[int, str]:
@@ -248,9 +370,11 @@ def _run_main(main, argv: list[str], capsys) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def _run_process(script: list[str], argv: list[str], cwd: Path) -> tuple[int, str]:
+def _run_process(
+    script: list[str], argv: list[str], cwd: Path, env: dict | None = None
+) -> tuple[int, str]:
     env = {
-        **os.environ,
+        **(os.environ if env is None else env),
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
     proc = subprocess.run(
@@ -269,38 +393,219 @@ def _check(code: int, err: str, field: str, before: dict, after: dict) -> None:
 
 
 @pytest.mark.parametrize("case, extra, field", _params(TRAIN_CASES))
-def test_train_refuses(case, extra, field, workdir, capsys):
+def test_train_refuses(case, extra, field, workdir, capsys, monkeypatch):
     argv = _fill(TRAIN + extra, workdir)
+    env = _environ(f"train/{case}", workdir, monkeypatch)
     before = snapshot(workdir)
     if f"train/{case}" in SUBPROCESS:
-        code, err = _run_process(["-m", "nc_core.train"], argv, workdir)
+        code, err = _run_process(["-m", "nc_core.train"], argv, workdir, env)
     else:
         code, err = _run_main(train_main, argv, capsys)
     _check(code, err, field, before, snapshot(workdir))
 
 
 @pytest.mark.parametrize("case, study, extra, field", _params(STUDY_CASES))
-def test_study_refuses(case, study, extra, field, workdir, capsys):
+def test_study_refuses(case, study, extra, field, workdir, capsys, monkeypatch):
     argv = _fill(STUDY + extra, workdir)
+    env = _environ(f"study/{case}", workdir, monkeypatch)
     before = snapshot(workdir)
+    started = time.monotonic()
     if f"study/{case}" in SUBPROCESS:
         script = REPO / "studies" / f"{study.__name__.rsplit('.', 1)[-1]}.py"
-        code, err = _run_process([str(script)], argv, workdir)
+        code, err = _run_process([str(script)], argv, workdir, env)
     else:
         code, err = _run_main(study.main, argv, capsys)
     _check(code, err, field, before, snapshot(workdir))
+    if f"study/{case}" not in SUBPROCESS:  # a Ray address that never answers is no exception
+        assert time.monotonic() - started < 10, "a refusal must come within seconds"
+
+
+def _figures_study_file(content: str):
+    def setup(tmp: Path) -> list[str]:
+        marker = tmp / "results" / "ray" / "eps_sweep" / "nc_study.json"
+        marker.parent.mkdir(parents=True)
+        marker.write_text(content)
+        return []
+
+    return setup
+
+
+def _figures_nan_test_acc(tmp: Path) -> list[str]:
+    path = tmp / "results" / "eps_sweep" / "epochs.parquet"
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    frame["test_acc"] = float("nan")  # the pair's stamp is kept: only the column is bad
+    pq.write_table(
+        pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(
+            table.schema.metadata
+        ),
+        path,
+    )
+    return []
+
+
+def _none(tmp: Path) -> list[str]:
+    return []
+
+
+def _study_outside(tmp: Path) -> list[str]:
+    shutil.copytree(tmp / "results" / "eps_sweep", tmp / "x")  # a study beside --results
+    return ["--study", "../x"]
+
+
+FIGURES = ["--results", "{tmp}/results", "--out", "{tmp}/figures"]
+# The other commands: (case id, command, setup of the folder -> more arguments, arguments, text
+# the error line must contain). Commands: nc-study, python -m nc_core, nc-collect, nc-figures.
+OTHER_CASES = [
+    ("nc-study-unknown-study", "nc-study", _none, ["foo"], "no study 'foo'"),
+    ("nc-study-no-study", "nc-study", _none, [], "give a study"),
+    ("nc-core-unknown-command", "nc_core", _none, ["foo"], "no command 'foo'"),
+    ("nc-core-no-command", "nc_core", _none, [], "give a command"),
+    (
+        "collect-out-a-file",
+        "collect",
+        _none,
+        ["--study", "x", "--out", "{tmp}/afile", "{tmp}/run.parquet"],
+        "--out",
+    ),
+    (
+        "collect-out-read-only",
+        "collect",
+        _none,
+        ["--study", "x", "--out", "/proc/nc_core_test", "{tmp}/run.parquet"],
+        "--out",
+    ),
+    (
+        "collect-study-outside-results",
+        "collect",
+        _none,
+        ["--study", "../x", "{tmp}/run.parquet"],
+        "--study",
+    ),
+    ("collect-no-argument", "collect", _none, [], "--study"),
+    ("figures-study-file-a-list", "figures", _figures_study_file("[]"), FIGURES, "nc_study.json"),
+    (
+        "figures-study-file-no-study",
+        "figures",
+        _figures_study_file('{"kind": "bogus"}'),
+        FIGURES,
+        "not a study file",
+    ),
+    ("figures-test-acc-all-nan", "figures", _figures_nan_test_acc, FIGURES, "test_acc"),
+    ("figures-study-outside-results", "figures", _study_outside, FIGURES, "--study"),
+    (
+        "figures-storage-a-file",
+        "figures",
+        _none,
+        [*FIGURES, "--storage", "{tmp}/afile"],
+        "--storage",
+    ),
+]
+
+
+def _command(name: str):
+    from analysis.make_figures import main as figures_main
+    from nc_core.cli import main as cli
+    from nc_core.results.collect import main as collect_main
+
+    return {"nc-study": cli.study, "nc_core": cli.main, "collect": collect_main}.get(
+        name, figures_main
+    )
+
+
+@pytest.mark.parametrize("case, command, setup, extra, field", _params(OTHER_CASES))
+def test_other_commands_refuse(case, command, setup, extra, field, workdir, capsys):
+    more = setup(workdir)
+    argv = _fill(extra + more, workdir)
+    before = snapshot(workdir)
+    code, err = _run_main(_command(command), argv, capsys)
+    _check(code, err, field, before, snapshot(workdir))
+
+
+# ---------------------------------------------------------------- failures once work started
+# One line on stderr naming what failed and what was kept, exit status 1, everything done kept.
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """An 8 KiB tmpfs (root only; skipped elsewhere: the injected failures below cover it)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _one_failure_line(code: int, err: str, *words: str) -> str:
+    lines = err.strip().splitlines()
+    assert code == 1, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def test_checkpoint_on_a_full_disk_is_one_line_and_keeps_the_epochs_done(
+    tmp_path, tiny_disk, capsys
+):
+    out = tmp_path / "run.parquet"
+    argv = [*TRAIN, "--out", str(out), "--checkpoint", str(tiny_disk / "run.pt")]
+    code, err = _run_main(train_main, argv, capsys)
+    _one_failure_line(code, err, "--checkpoint", "No space left", str(tiny_disk))
+    assert len(pd.read_parquet(out)) == 1  # the epoch trained before the save failed
+    assert not [p for p in tiny_disk.iterdir()], "a temporary file was left on the disk"
+
+
+def test_out_on_a_full_disk_is_one_line_keeps_the_checkpoint_and_resumes(
+    tmp_path, tiny_disk, capsys
+):
+    checkpoint = tmp_path / "run.pt"
+    out = tiny_disk / "run.parquet"
+    argv = [*TRAIN, "--epochs", "1", "--out", str(out), "--checkpoint", str(checkpoint)]
+    code, err = _run_main(train_main, argv, capsys)
+    line = _one_failure_line(code, err, "--out", "No space left", str(tiny_disk))
+    assert str(checkpoint) in line and checkpoint.is_file()
+    left = [p for p in tiny_disk.rglob("*") if p.is_file() and p.name != "lock"]
+    assert not left, "a partial table was left"
+    subprocess.run(["mount", "-o", "remount,size=16m", str(tiny_disk)], check=True)
+    assert _run_main(train_main, argv, capsys)[0] == 0  # resumed at the end: writes --out
+    assert len(pd.read_parquet(out)) == 1
+
+
+@pytest.mark.parametrize("fails", ["--checkpoint", "--out"])
+def test_an_injected_write_failure_is_one_line_exit_1(fails, tmp_path, monkeypatch, capsys):
+    import nc_core.cli.train as cli_train
+    import nc_core.train.state as state_module
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device (injected)")
+
+    if fails == "--checkpoint":
+        monkeypatch.setattr(state_module, "save_state", no_space)
+    else:
+        monkeypatch.setattr(cli_train, "write_pair", no_space)
+    outputs = ["--out", str(tmp_path / "run.parquet"), "--checkpoint", str(tmp_path / "r.pt")]
+    argv = [*TRAIN, "--epochs", "1", *outputs]
+    code, err = _run_main(train_main, argv, capsys)
+    _one_failure_line(code, err, fails, "No space left")
 
 
 def test_matrix_has_at_least_40_cases():
-    assert len(TRAIN_CASES) + len(STUDY_CASES) + len(FIGURES_CASES) >= 40
+    cases = TRAIN_CASES + STUDY_CASES + FIGURES_CASES + OTHER_CASES
+    assert len(cases) >= 40
 
 
 def test_help_shows_choices_from_the_literal_types_and_each_default_once():
     from nc_core.cli.train import build_parser
 
     text = " ".join(build_parser().format_help().split())
-    assert "--model {mlp,vit,cnn," in text
-    assert "--kind {canonical,rotated,orthogonal,freeze}" in text
+    models = ",".join(choices(RunConfig, "model"))
+    assert (
+        f"--model {{{models}}}" in text and "--kind {canonical,rotated,orthogonal,freeze}" in text
+    )
     assert text.count("MLP hidden width (default 400)") == 1  # --width, read against --model
     parser = study_parser(eps_sweep.__doc__)
     add_study_args(parser, name="x")

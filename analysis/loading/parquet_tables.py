@@ -169,6 +169,11 @@ def read_pair(epochs_path: Path, layers_path: Path, name: str) -> tuple[pd.DataF
             f"study {name} has no finished trials ({epochs_path} has no rows); run it first, "
             "or leave it out with --study"
         )
+    if epochs["test_acc"].isna().all():  # every table and figure compares test accuracy
+        raise ResultsSchemaError(
+            f"{epochs_path}: column 'test_acc' holds no number (all NaN); rewrite the table "
+            "(rerun, or the study's --export-only), or leave it out with --study"
+        )
     if layers_path.exists():
         layers = read_table(layers_path, LAYER_NEEDED, optional=tuple(LAYER_OPTIONAL))
     else:

@@ -63,8 +63,11 @@ def read_spec(path: Path) -> dict:
         spec = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ResultsSchemaError(f"{path}: not a readable study file ({err})") from err
-    if not isinstance(spec, dict):
-        raise ResultsSchemaError(f"{path}: not a study file (a JSON object of its description)")
+    if not isinstance(spec, dict) or not (isinstance(spec.get("base"), dict) or STUDY_KEY in spec):
+        raise ResultsSchemaError(
+            f"{path}: not a study file (a JSON object of its description: a 'base' config or "
+            f"a {STUDY_KEY!r} declaration); remove it, or rerun the study to write it again"
+        )
     return spec
 
 

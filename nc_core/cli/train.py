@@ -157,12 +157,20 @@ def main(argv: list[str] | None = None) -> int:
         if board is not None:
             board(record)
         if args.checkpoint:
-            save_state(st, args.checkpoint)
+            try:
+                save_state(st, args.checkpoint)
+            except OSError as err:
+                raise OutputFailed("--checkpoint", args.checkpoint, err) from err
 
     try:
         result = train(cfg, on_epoch=on_epoch, state=state)
     except KeyboardInterrupt:
         return interrupted(args, cfg, last[0])
+    except Exception as err:  # one line, whatever failed; what was done is kept
+        if last[0] is state and not isinstance(err, OutputFailed):  # no epoch yet: bad input
+            where = f"--checkpoint {args.checkpoint}: " if state is not None else ""
+            return fail(PROG, f"{where}{type(err).__name__}: {err}")
+        return failed(args, cfg, last[0], err)
     finally:
         if board is not None:
             board.close()
@@ -170,9 +178,47 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {result.status} after epoch {result.state.epoch}")
     if args.out is not None:
         epochs, layers = to_frames(result.records, cfg, status=result.status)
-        write_pair(epochs, layers, args.out, layers_path(args.out))
+        try:
+            write_pair(epochs, layers, args.out, layers_path(args.out))
+        except OSError as err:
+            return failed(args, cfg, result.state, OutputFailed("--out", args.out, err))
         print(f"wrote {args.out} ({len(epochs)} rows) and {layers_path(args.out)}")
     return 0 if result.status == "ok" else 1
+
+
+class OutputFailed(Exception):
+    """An output (`flag`, at `path`) that could not be written once the run had started."""
+
+    def __init__(self, flag: str, path: Path, err: OSError) -> None:
+        super().__init__(f"cannot write {flag} {path} ({err.strerror or err})")
+        self.flag, self.path, self.err = flag, path, err
+
+
+def failed(args: argparse.Namespace, cfg: RunConfig, state: object, err: Exception) -> int:
+    """A failure once epochs were done: one line naming it and what was kept; the epochs done go
+    to --out (status "error") where --out itself did not fail. Returns 1."""
+    from nc_core.results.atomic import device_of
+
+    done = getattr(state, "epoch", 0)
+    if isinstance(err, OutputFailed):
+        why = f"{err} on {device_of(err.path)}"
+    else:
+        why = " ".join(f"{type(err).__name__}: {err}".split())
+    kept = []
+    saved = args.checkpoint is not None and args.checkpoint.exists()
+    if saved:
+        kept.append(f"{args.checkpoint} (rerun the same command to resume from it)")
+    out_failed = isinstance(err, OutputFailed) and err.flag == "--out"
+    if args.out is not None and not out_failed and state is not None and state.records:
+        epochs, layers = to_frames(state.records, cfg, status="error")
+        try:
+            write_pair(epochs, layers, args.out, layers_path(args.out))
+            kept.append(f"the {len(epochs)} epochs done in {args.out}")
+        except OSError:
+            pass
+    what = "; kept " + " and ".join(kept) if kept else "; nothing could be kept"
+    print(f"{PROG}: failed after epoch {done}: {why}{what}", file=sys.stderr)
+    return 1
 
 
 def interrupted(args: argparse.Namespace, cfg: RunConfig, state: object) -> int:

@@ -22,10 +22,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from nc_core.results.atomic import check_writable
 from nc_core.results.pair import write_pair
 from nc_core.results.records import EPOCH_COLUMNS, model_option_columns, upgrade_table
+from nc_core.study.spec import MAX_NAME, NAME_FORM
 
 LAYERS_SUFFIX = ".layers.parquet"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line errors of every nc-core command (`nc_core.cli.args.Parser`;
+    this library module imports no command line)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
 class CollectError(ValueError):
@@ -101,7 +111,7 @@ def collect(paths: list[Path], study: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 def main(argv: list[str] | None = None) -> int:
     """Run `python -m nc_core.collect` on `argv` (default: sys.argv[1:]); return the exit
     status: 0 when both tables were written, 2 on bad input."""
-    p = argparse.ArgumentParser(prog="python -m nc_core.collect", description=__doc__)
+    p = _Parser(prog="python -m nc_core.collect", description=__doc__, allow_abbrev=False)
     p.add_argument("tables", nargs="+", help="epoch tables (.parquet) or quoted globs")
     p.add_argument("--study", required=True, help="study name written to the `study` column")
     p.add_argument("--out", type=Path, default=None, help="output folder (default results/STUDY)")
@@ -110,6 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out if args.out is not None else Path("results") / args.study
     targets = (out / "epochs.parquet", out / "layers.parquet")
     try:
+        if not NAME_FORM.fullmatch(args.study):  # it names the output folder, inside results/
+            raise CollectError(
+                f"--study {args.study!r}: use 1 to {MAX_NAME} ASCII letters, digits, '_' and '-'"
+            )
+        for target in targets:
+            try:
+                check_writable(target, flag="--out")
+            except ValueError as err:
+                raise CollectError(str(err)) from None
         existing = [str(t) for t in targets if t.exists()]
         if existing and not args.force:
             raise CollectError(f"{existing[0]} exists; pass --force to replace it")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
@@ -18,6 +19,9 @@ from nc_core.train.config import RunConfig
 from nc_core.train.keys import canonical_keys, upgrade_keys
 
 SCALARS = [f.name for f in fields(EpochRecord) if f.name not in ("layers", "fixed_layers")]
+MAX_NAME = 100  # a study's name is a folder name, with room for Tune's and our suffixes
+NAME_FORM = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_NAME}}}")
+RESOURCE_STEP = 0.0001  # Ray counts CPUs and GPUs in steps of 1/10000; less rounds to 0
 DISTRIBUTIONS = ("uniform", "loguniform", "choice")  # of a search space, as Ray Tune names them
 
 
@@ -42,8 +46,11 @@ class StudySpec:
     study_type: StudyType | None = None
 
     def __post_init__(self) -> None:
-        if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
-            raise ValueError(f"StudySpec.name={self.name!r}: use letters, digits, '_' and '-'")
+        if not NAME_FORM.fullmatch(self.name):  # a folder name on every file system and in S3
+            raise ValueError(
+                f"StudySpec.name={self.name!r}: use 1 to {MAX_NAME} ASCII letters, digits, '_' "
+                "and '-'"
+            )
         if bool(self.trials) == bool(self.space):
             raise ValueError(
                 f"StudySpec {self.name!r}: give either `trials` or `space`, not both or neither"
@@ -166,6 +173,13 @@ class StudyOptions:
         for name in ("cpus_per_trial", "checkpoint_every"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"StudyOptions.{name}={getattr(self, name)}: must be > 0")
+        for name in ("cpus_per_trial", "gpus_per_trial"):
+            value = getattr(self, name)
+            if value is not None and 0 < value < RESOURCE_STEP:
+                raise ValueError(
+                    f"StudyOptions.{name}={value}: Ray counts resources in steps of "
+                    f"{RESOURCE_STEP}; pass {RESOURCE_STEP} or more (or 0 GPUs)"
+                )
         for name in ("num_cpus", "max_concurrent", "fail_at_epoch"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -20,12 +20,22 @@ from nc_core.train.config import RunConfig
 
 def resolve_device(name: str) -> torch.device:
     """The torch device `name` (RunConfig.device) names: "auto" is CUDA when available, else
-    the CPU; ValueError for CUDA on a machine without it."""
+    the CPU; ValueError for a CUDA device or MPS this machine lacks."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"RunConfig.device={name!r}: CUDA is not available on this machine")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"RunConfig.device={name!r}: this machine has {torch.cuda.device_count()} CUDA "
+            "device(s), numbered from 0"
+        )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"RunConfig.device={name!r}: this machine (or this torch build) has no MPS device; "
+            "use cpu, cuda or auto"
+        )
     return device
 
 

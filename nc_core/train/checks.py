@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from nc_core.data import check_dataset, get_dataset
+from nc_core.data.registry import data_root
 from nc_core.fields import check_fields
 from nc_core.models import BuildContext, get_model
 
@@ -76,16 +77,70 @@ def check_run(cfg: Any) -> None:
                 f"RunConfig.fix_from={cfg.fix_from}: the {cfg.model} has {n_layers} "
                 f"measured layers; expected 0..{n_layers - 1}"
             )
+    check_fixable(cfg, ctx)
+    if cfg.subset is not None:  # then the number of train samples is known before loading
+        check_last_batch(
+            cfg.batch_size, cfg.subset * ctx.num_classes, _built(cfg.model, cfg.arch, ctx)[0]
+        )
+    root = data_root()
+    if root is not None and root.exists() and not root.is_dir():
+        raise ValueError(
+            f"NC_DATA_DIR={root}: a file, not a folder; point it at the folder holding the "
+            "dataset's files, or unset it"
+        )
     # Last: the dataset's files where its loader reads them (a DataError, a ValueError, for a
     # missing, truncated or corrupt one; each file set is read once per process).
     check_dataset(cfg.dataset, seed=cfg.seed, num_classes=cfg.K)
 
 
-@functools.lru_cache(maxsize=64)
-def measured_layers(model: str, arch: Any, ctx: BuildContext) -> tuple[str, ...]:
-    """The measured layers of model `model` with options `arch` built for `ctx`, input to
-    output (the model is built once on the CPU, torch's RNG left as it was)."""
+def check_fixable(cfg: Any, ctx: BuildContext) -> None:
+    """ValueError naming `kind` when a layer the policy may fix cannot become that kind: an
+    ETF or an isometry needs at least 2 rows and 2 columns (`nc_core.fixing.etf`), which
+    found out only at the epoch it is fixed would end the run there."""
+    if cfg.policy == "none" or cfg.kind == "freeze":
+        return
+    net, adapter = _built(cfg.model, cfg.arch, ctx)
+    if cfg.policy == "static":
+        layers = adapter.layers[cfg.fix_from :]
+    else:
+        layers = adapter.fixable(fix_input=cfg.fix_input)
+    for layer in layers:
+        for name in adapter.linears_of(layer):
+            weight = net.get_submodule(name).weight  # (out, in, ...)
+            rows, cols = weight.shape[0], weight[0].numel()
+            if min(rows, cols) < 2:
+                raise ValueError(
+                    f"RunConfig.kind={cfg.kind!r}: policy={cfg.policy!r} may fix layer {layer} "
+                    f"({name}, {rows}x{cols}), and a {cfg.kind} frame needs at least 2 rows and "
+                    "2 columns; give the model more width there, fix from a later layer, or use "
+                    "kind='freeze'"
+                )
+
+
+def check_last_batch(batch_size: int, n_train: int, net: torch.nn.Module) -> None:
+    """ValueError naming `batch_size` when `n_train` samples leave a last batch of one sample
+    and `net` has BatchNorm over features, which cannot train on one sample."""
+    if batch_size == 1 or n_train % batch_size != 1:
+        return
+    if any(isinstance(m, torch.nn.BatchNorm1d) for m in net.modules()):
+        raise ValueError(
+            f"RunConfig.batch_size={batch_size}: the {n_train} train samples leave a last "
+            "batch of one sample, on which BatchNorm cannot train; pick a batch size that "
+            f"does not divide {n_train - 1}"
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def _built(model: str, arch: Any, ctx: BuildContext) -> tuple[torch.nn.Module, Any]:
+    """(network, adapter) of model `model` with options `arch` built for `ctx` on the CPU,
+    torch's RNG left as it was; built once for all the checks of one config."""
     entry = get_model(model)
     with torch.random.fork_rng(devices=[]):
         net = entry.build(arch, ctx)
-    return tuple(entry.adapter(net, arch).layers)
+    return net, entry.adapter(net, arch)
+
+
+def measured_layers(model: str, arch: Any, ctx: BuildContext) -> tuple[str, ...]:
+    """The measured layers of model `model` with options `arch` built for `ctx`, input to
+    output."""
+    return tuple(_built(model, arch, ctx)[1].layers)

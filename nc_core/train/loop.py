@@ -34,6 +34,7 @@ from nc_core.train.build import (
     rebuild_optimizer,
     resolve_device,
 )
+from nc_core.train.checks import check_last_batch
 from nc_core.train.config import RunConfig
 from nc_core.train.resume import check_resume
 from nc_core.train.state import TrainState
@@ -116,6 +117,7 @@ class _Run:
         )
         self.train, self.nc, self.test = (s.to(self.device) for s in (train, nc, test))
         self.model = build_model(cfg, input_shape=tuple(train.x.shape[1:])).to(self.device)
+        check_last_batch(cfg.batch_size, len(train), self.model)  # before the first epoch
         self.adapter = build_adapter(cfg, self.model)
         self.policy = build_policy(cfg, self.adapter)
         # The one map of what is fixed: measured layer -> when, as what, which linears.
