@@ -1,7 +1,8 @@
 """The figures of a study over networks and datasets: per dataset, the train NCC accuracy, NC1
 and CDNV of every measured layer at the last epoch, one panel per network, each arm a line; and
-final test accuracy against trainable parameters, one point per (network, dataset, arm). A network's layers are its stem, residual blocks (or conv units) and
-head in order, so its depth axis is its own."""
+final test accuracy against trainable parameters, one point per (network, dataset, arm). A
+network's layers are its stem, residual blocks (or conv units) and head in order, so its depth
+axis is its own."""
 
 from __future__ import annotations
 
