@@ -99,7 +99,7 @@ def test_vit_blocks_smoke_runs_every_block_choice(tmp_path, has_fashion_mnist):
     check_tables(
         epochs, layers, trials=1 + len(vit_blocks.BLOCKS["smoke"]), cfg=preset("vit-smoke")
     )
-    params = epochs.groupby("etf_blocks").trainable_params.max()
+    params = epochs.groupby("vit_etf_blocks").trainable_params.max()
     assert params["all"] < params["last:1"] < params["none"]
 
 
