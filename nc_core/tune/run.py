@@ -59,6 +59,7 @@ from nc_core.study.trial import TRIAL_KEY, trial_name
 from nc_core.train.config import RunConfig
 from nc_core.tune.console import console, progress_reporter, trial_lines, tune_verbosity
 from nc_core.tune.local_ray import init_ray
+from nc_core.tune.repair import repair_dangling_checkpoints
 from nc_core.tune.storage import atomic_filesystem, remove_partial_files
 from nc_core.tune.trainable import trainable
 
@@ -114,6 +115,10 @@ def _run(spec: StudySpec, opts: StudyOptions, local: Path | None) -> StudyResult
         print(f"study {spec.name}: {path}; each trial {opts.cpus_per_trial} CPU, {gpus} GPU")
         if tune.Tuner.can_restore(path):
             print(f"study {spec.name}: resuming (finished trials are kept)")
+            for where in repair_dangling_checkpoints(path):  # a kill mid-deletion left these
+                print(
+                    f"study {spec.name}: restored the deleted checkpoint {where} from a newer one"
+                )
             tuner = tune.Tuner.restore(
                 path, fn, resume_unfinished=True, resume_errored=True, storage_filesystem=fs
             )
