@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from ray import tune
+from ray.tune.utils.log import set_verbosity
 
 from nc_core.data.fashion_mnist import DataError, load_fashion_mnist
 from nc_core.study.spec import StudyOptions, StudySpec
@@ -39,6 +40,7 @@ def mlp_dataset(has_fashion_mnist) -> str:
 def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer_and_readable_console(
     tmp_path, mlp_dataset, capsys
 ):
+    set_verbosity(0)  # as a `--verbose 0` study earlier in this process leaves Tune
     eps_sweep.main(common(tmp_path, "--dataset", mlp_dataset, "--verbose", "1"))
     # --verbose 1 (the default): Tune's table names each trial and shows each override it sets
     # in a column of its own, nothing cut short ("...") and no column of the whole override dict

@@ -40,8 +40,16 @@ METRIC_COLUMNS = {
 
 
 def progress_reporter(spec: StudySpec) -> tune.CLIReporter:
-    """Tune's progress table for `spec`: its overrides and METRIC_COLUMNS beside each name."""
-    return tune.CLIReporter(parameter_columns=override_columns(spec), metric_columns=METRIC_COLUMNS)
+    """Tune's progress table for `spec`: its overrides and METRIC_COLUMNS beside each name.
+
+    `print_intermediate_tables` is set, not left to Tune: left unset, CLIReporter reads Tune's
+    process-wide verbosity when it is built, which is whatever the previous study of the same
+    process left (after a `--verbose 0` study, no table at all)."""
+    return tune.CLIReporter(
+        parameter_columns=override_columns(spec),
+        metric_columns=METRIC_COLUMNS,
+        print_intermediate_tables=True,
+    )
 
 
 def tune_verbosity(verbose: int) -> int:
