@@ -100,8 +100,8 @@ class RunConfig:
         default=False,
         metadata={
             "help": "Adaptive-ETF: may fix the input layer (MLP fc1). Off by default: a fixed "
-            "wide layer reads the pixels through a rank-(k-1) map (canonical reads only the first k "
-            "of 784 pixels), which is input truncation, not collapse geometry"
+            "wide layer reads the pixels through a rank-(k-1) map (canonical reads only the "
+            "first k of 784 pixels), which is input truncation, not collapse geometry"
         },
     )
     min_epoch: int = field(
