@@ -235,8 +235,7 @@ def write_tables(
         )
     counts = pd.Series(list(statuses.values()), dtype=str).value_counts().to_dict()
     print(
-        f"study {name}: trials {counts}; {len(epochs)} epoch rows, {len(layers)} layer "
-        f"rows {where}"
+        f"study {name}: trials {counts}; {len(epochs)} epoch rows, {len(layers)} layer rows {where}"
     )
     if counts.get("incomplete") or counts.get("error"):
         print(f"study {name}: rerun the same command to resume the unfinished trials")
