@@ -58,8 +58,11 @@ data:
 	  echo "Fashion-MNIST: not installed; nc_core.data.fashion_mnist will try a download on first use"; \
 	fi
 
+# The suite in TEST_WORKERS processes (pytest-xdist), each test file in one of them: most tests
+# wait on a subprocess or on Ray more than they compute, so two share two cores well.
+TEST_WORKERS ?= 2
 test: venv data
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 study: venv data
 	$(BIN)/python studies/eps_sweep.py $(STUDY_FLAGS)

@@ -13,7 +13,8 @@ run can be compared bit for bit with an uninterrupted one.
 Tests skip by what they need, found when they are collected, not from a list kept by hand: a
 test module whose import fails because an optional package is missing (Ray or Optuna, as on a
 GPU machine without them; `OPTIONAL`) is reported as skipped, naming the package. Tests that
-run studies share one local Ray for the session, `ray_session`, which skips where Ray is absent.
+run studies share one local Ray per test process (`make test` runs two, with pytest-xdist):
+`ray_session`, which skips where Ray is absent.
 """
 
 from __future__ import annotations
