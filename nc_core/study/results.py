@@ -1,6 +1,6 @@
 """A study's results: what each trial reports to Tune, read back as records and final statuses,
 and written as the study's two tables (README: "Results"). No Ray here: the Tune side hands over
-its trials (`nc_core.study.stored.StoredTrial`, from `nc_core.tune.run.export`).
+its trials (`nc_core.study.stored.StoredTrial`, from `nc_core.tune.export.export`).
 
 Each epoch a trial reports `reported_metrics` and, every `checkpoint_every` epochs and at its
 last, a checkpoint folder (`write_checkpoint`: its `TrainState` and a small meta file). That

@@ -1,0 +1,59 @@
+"""What Tune searches and how: the parameter space of a study and its `TuneConfig`.
+
+A grid study (`spec.trials`) is one `TRIAL_KEY` grid over its trials' overrides, so that Tune's
+config holds only what varies (the base goes to the trainable whole); a search study
+(`spec.space`) samples each field from Tune's distributions, proposed by Optuna's multi-objective
+TPE (`OptunaSearch`), optionally pruned by ASHA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from nc_core.study.spec import StudyOptions, StudySpec
+from nc_core.study.trial import TRIAL_KEY
+
+SAMPLERS = {"uniform": tune.uniform, "loguniform": tune.loguniform, "choice": tune.choice}
+
+
+def param_space(spec: StudySpec) -> dict:
+    """What varies between trials, and nothing else (the base goes to `trainable` as `base`)."""
+    if spec.trials:
+        return {TRIAL_KEY: tune.grid_search([dict(t) for t in spec.trials])}
+    return {k: SAMPLERS[d](*args) for k, (d, *args) in spec.space.items()}
+
+
+def tune_config(
+    spec: StudySpec, opts: StudyOptions, name: Callable, dirname: Callable
+) -> tune.TuneConfig:
+    """Tune's search (Optuna for a search space), scheduler and concurrency for `spec` under
+    `opts`; `name` and `dirname` name each trial and its folder."""
+    searcher = scheduler = None
+    if spec.space:
+        metrics, modes = [list(x) for x in zip(*spec.objectives, strict=True)]
+        searcher = OptunaSearch(
+            metric=metrics if len(metrics) > 1 else metrics[0],
+            mode=modes if len(modes) > 1 else modes[0],
+            seed=opts.seed,
+        )
+    if opts.scheduler == "asha":
+        metric, mode = spec.objectives[0]
+        scheduler = ASHAScheduler(
+            metric=metric,
+            mode=mode,
+            max_t=spec.base.epochs,
+            grace_period=max(1, spec.base.epochs // 4),
+        )
+    return tune.TuneConfig(
+        search_alg=searcher,
+        scheduler=scheduler,
+        num_samples=spec.num_samples if spec.space else 1,
+        max_concurrent_trials=opts.max_concurrent,
+        reuse_actors=True,  # a new trial skips the imports: ~3 s each
+        trial_name_creator=name,
+        trial_dirname_creator=dirname,
+    )
