@@ -7,6 +7,7 @@ it instead of starting its own. Crashes, kills and reruns are tests/test_study_f
 
 from __future__ import annotations
 
+import optuna
 import pandas as pd
 import pytest
 from ray import tune
@@ -120,6 +121,17 @@ def test_eps_sweep_optuna_search_saves_pareto_front(tmp_path):
             & ((last.test_acc > row.test_acc) | (last.trainable_params < row.trainable_params))
         ]
         assert better.empty
+
+    # Optuna's own study, in its SQLite storage beside the tables: what optuna.load_study and
+    # optuna-dashboard open. One finished Optuna trial per Tune trial, with its eps and values.
+    db = tmp_path / "results" / "eps_sweep_optuna-smoke" / "optuna.db"
+    study = optuna.load_study(study_name="eps_sweep_optuna-smoke", storage=f"sqlite:///{db}")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 3 and [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    by_eps = last.set_index("eps")
+    for trial in done:
+        row = by_eps.loc[trial.params["eps"]]
+        assert trial.values == pytest.approx([row.test_acc, row.trainable_params])
 
 
 def test_verbose_0_prints_one_line_per_trial_and_tune_config_holds_only_overrides(tmp_path, capsys):
