@@ -130,6 +130,8 @@ def test_the_study_runs_at_smoke_size_on_files_in_the_real_formats_and_draws_its
     # Its figure set, drawn from what the study stored (its declaration names the set).
     study = load_study(tmp_path / "results", "arch_sweep-smoke", storage=tmp_path / "ray")
     assert study.figure_set == "arch_nets"
+    # every trial matches the stored study: each network's rows carry its own options only
+    assert study.problems == (), study.problems
     drawn = [
         render(job, tmp_path / "figures", False) for job in FIGURE_SETS["arch_nets"](study, None)
     ]

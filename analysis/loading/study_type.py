@@ -46,7 +46,18 @@ def spec_configs(spec: dict) -> pd.DataFrame:
     today's column names."""
     base = spec.get("base", {})
     trials = spec.get("trials") or [{}]
-    return columns.upgrade(pd.DataFrame([{**base, **t} for t in trials]))
+    return columns.upgrade(pd.DataFrame([trial_row(base, t) for t in trials]))
+
+
+def trial_row(base: dict, trial: dict) -> dict:
+    """The config columns of one trial: the flat `base` with the `trial`'s overrides. A trial of
+    another model than the base's drops the base model's options (`mlp_width`), as its rows do:
+    a row carries only its own model's options."""
+    row = {**base, **trial}
+    model, base_model = trial.get("model"), base.get("model", "mlp")
+    if model is None or model == base_model:
+        return row
+    return {k: v for k, v in row.items() if k in trial or not k.startswith(f"{base_model}_")}
 
 
 def find_spec(results: Path, name: str, storage: Path | None) -> Path | None:
