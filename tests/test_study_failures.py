@@ -71,8 +71,17 @@ def test_rerun_with_different_trials_refuses_before_any_work(tmp_path):
     )
     base = preset("smoke", dataset="synthetic", epochs=1)
     run_study(StudySpec(name="same", base=base, trials=({"seed": 0},)), opts)
-    with pytest.raises(ValueError, match="different study"):
-        run_study(StudySpec(name="same", base=base, trials=({"seed": 1},)), opts)
+    stored = tmp_path / "ray" / "same" / "nc_study.json"
+    before = stored.read_bytes()
+    # the refusal names each setting that differs, stored vs asked, and both ways out
+    other = StudySpec(name="same", base=base.replace(lr=0.5), trials=({"seed": 0}, {"seed": 1}))
+    with pytest.raises(ValueError, match="different study") as refused:
+        run_study(other, opts)
+    text = str(refused.value)
+    assert "lr stored 0.01, asked 0.5" in text
+    assert "trials stored 1, asked 2; asked, not stored: 1 (s1)" in text
+    assert "another --name" in text and "stored settings" in text
+    assert stored.read_bytes() == before and len(list(stored.parent.glob("trial_*"))) == 1
 
 
 def _finished_checkpoints(path: Path) -> tuple[int, int]:

@@ -213,17 +213,19 @@ def read_marker(path: str) -> dict | None:
 
 
 def check_claim(spec: StudySpec, path: str) -> None:
-    """Raise StudyRefused when `path` holds a different study (its marker file says which)."""
+    """Raise StudyRefused when `path` holds a different study (its marker file says which),
+    naming each setting that differs (stored vs asked) and the two ways out."""
     theirs = read_marker(path)
     if theirs is None:
         return
     theirs.pop(STUDY_KEY, None)  # what kind of study it is: drawn by, not identified by
     theirs.pop(UID_KEY, None)
-    if comparable(theirs) != comparable(spec.describe()):
+    conflicts = export_conflicts(theirs, spec.describe())
+    if conflicts:
         raise StudyRefused(
-            f"--name {spec.name}: {path} holds a different study (other trials, grid or "
-            f"base config; see {path}/{SPEC_FILE}). Rerun with the original arguments to "
-            "resume it, or pass another --storage or --name."
+            f"--name {spec.name}: {path} holds a different study: {'; '.join(conflicts)}. "
+            f"Pass another --name for a new study, or the stored settings ({path}/{SPEC_FILE}) "
+            "to resume this one"
         )
 
 
@@ -276,10 +278,23 @@ def stored_spec(name: str, opts: StudyOptions) -> StudySpec:
         raise StudyRefused(f"{path}/{SPEC_FILE}: cannot be read as a study ({err})") from None
 
 
-def _trials_text(trials: list[dict]) -> str:
-    labels = [trial_label(t) for t in trials]
-    shown = ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
-    return f"{len(labels)} ({shown})"
+def _shown(labels: list[str]) -> str:
+    return ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
+
+
+def _trials_text(stored: list[dict], asked: list[dict]) -> str:
+    """How two trial lists differ: the count of each, and the trials only one of them has."""
+    s, a = [trial_label(t) for t in stored], [trial_label(t) for t in asked]
+    out = f"trials stored {len(s)}, asked {len(a)}"
+    only_asked = [x for x in a if x not in s]
+    only_stored = [x for x in s if x not in a]
+    if only_asked:
+        out += f"; asked, not stored: {len(only_asked)} ({_shown(only_asked)})"
+    if only_stored:
+        out += f"; stored, not asked: {len(only_stored)} ({_shown(only_stored)})"
+    if not (only_asked or only_stored):
+        out += " (trials of the same names with other settings, or in another order)"
+    return out
 
 
 def export_conflicts(stored: dict, asked: dict) -> list[str]:
@@ -293,7 +308,7 @@ def export_conflicts(stored: dict, asked: dict) -> list[str]:
             out.append(f"{key} stored {base_s.get(key)!r}, asked {base_a.get(key)!r}")
     trials_s, trials_a = stored.get("trials", []), asked.get("trials", [])
     if trials_s != trials_a:
-        out.append(f"trials stored {_trials_text(trials_s)}, asked {_trials_text(trials_a)}")
+        out.append(_trials_text(trials_s, trials_a))
     for key in ("space", "num_samples", "objectives"):
         if stored.get(key) != asked.get(key):
             out.append(f"{key} stored {stored.get(key)!r}, asked {asked.get(key)!r}")
