@@ -50,3 +50,23 @@ def test_studies_stored_before_the_tune_package_still_find_their_trial_name_func
         b"nc_core.tune.run", b"nc_core.tune_adapter"
     )
     assert pickle.loads(old) is run._trial_dirname
+
+
+def test_reported_metrics_are_numbers_or_text_and_give_back_the_record():
+    """What a trial reports to Tune is what Tune's loggers take (TensorBoard logs numbers and
+    text, not lists), and the tables rebuilt from reports alone give back each record."""
+    from dataclasses import replace
+
+    from nc_core.study.results import record_from_metrics, reported_metrics
+    from nc_core.train import train
+
+    cfg = preset("smoke", dataset="synthetic", policy="adaptive", kind="rotated", eps=0.3)
+    records = train(cfg).records
+    assert any(r.fixed_at_end for r in records), "the policy must fix layers mid-run here"
+    for record in records:
+        metrics = reported_metrics(record, "ok")
+        assert all(isinstance(v, (int, float, str)) for v in metrics.values()), metrics
+        assert record_from_metrics(metrics) == replace(record, layers={})
+        # a report of an older version: the lists as lists
+        older = {**metrics, "fixed_at_end": list(record.fixed_at_end)}
+        assert record_from_metrics(older) == replace(record, layers={})

@@ -72,11 +72,13 @@ def no_result() -> StudyResult:
 
 def reported_metrics(record: EpochRecord, status: str) -> dict:
     """What a trial reports to Tune at the end of an epoch: the record's scalars, its fixed
-    layers and the trial's status so far."""
+    layers and the trial's status so far. Every value is a number or a string (the lists of
+    layer names comma-joined), as Tune's loggers (TensorBoard, CSV) take them."""
     metrics = {k: getattr(record, k) for k in SCALARS}
     metrics.update(
         layers_fixed=len(record.fixed_layers),
         fixed_layers=",".join(record.fixed_layers),
+        fixed_at_end=",".join(record.fixed_at_end),
         status=status,
     )
     return metrics
@@ -151,12 +153,21 @@ def trial_records(trial: StoredTrial) -> tuple[list[EpochRecord], str, str | Non
 def record_from_metrics(row: dict) -> EpochRecord:
     """An EpochRecord rebuilt from reported metrics (scalars only: no layer measures; a scalar
     an older version did not report is left at its default)."""
-    fixed = row.get("fixed_layers")
     defaults = {f.name: f.default for f in dataclasses.fields(EpochRecord)}
     return EpochRecord(
         **{k: _scalar(row.get(k, defaults.get(k))) for k in SCALARS},
-        fixed_layers=fixed.split(",") if isinstance(fixed, str) and fixed else [],
+        fixed_layers=_names(row.get("fixed_layers")),
+        fixed_at_end=_names(row.get("fixed_at_end")),
     )
+
+
+def _names(value: Any) -> list[str]:
+    """Layer names as reported: comma-joined text, or (reports of older versions) a list."""
+    if isinstance(value, str):
+        return value.split(",") if value else []
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        return [str(v) for v in list(value)]
+    return []
 
 
 def _scalar(value: Any) -> Any:

@@ -18,7 +18,10 @@ from nc_core.study.declaration import StudyType
 from nc_core.train.config import RunConfig
 from nc_core.train.keys import canonical_keys, upgrade_keys
 
-SCALARS = [f.name for f in fields(EpochRecord) if f.name not in ("layers", "fixed_layers")]
+# An EpochRecord's scalar fields: what a trial reports to Tune as numbers (the two lists of layer
+# names are reported as comma-joined text, `nc_core.study.results.reported_metrics`).
+LISTS = ("layers", "fixed_layers", "fixed_at_end")
+SCALARS = [f.name for f in fields(EpochRecord) if f.name not in LISTS]
 MAX_NAME = 100  # a study's name is a folder name, with room for Tune's and our suffixes
 NAME_FORM = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_NAME}}}")
 RESOURCE_STEP = 0.0001  # Ray counts CPUs and GPUs in steps of 1/10000; less rounds to 0
