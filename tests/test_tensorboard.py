@@ -90,3 +90,34 @@ def test_tensorboard_into_a_file_is_refused_before_any_work(tmp_path, capsys):
     assert main(args) == 2
     assert "--tensorboard" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_run_appears_in_the_hparams_dashboard_with_its_whole_config(tmp_path):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from nc_core.results.tensorboard import HPARAM_METRICS
+    from nc_core.train.presets import preset
+
+    cfg = preset("smoke", dataset="synthetic", policy="adaptive", kind="rotated", eps=0.1)
+    with TensorBoardLogger(tmp_path, run_name="run0", hparams=cfg.to_dict()) as log:
+        log(record(1), None)
+    events = EventAccumulator(str(tmp_path / "run0"))  # one folder: the run's own
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    data = {
+        tag: plugin_data_pb2.HParamsPluginData.FromString(value) for tag, value in content.items()
+    }
+    start = next(d.session_start_info for d in data.values() if d.HasField("session_start_info"))
+    got = {
+        k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind"))
+        for k, v in start.hparams.items()
+    }
+    want = cfg.to_dict()
+    assert set(got) == set(want)
+    assert got["eps"] == pytest.approx(0.1) and got["kind"] == "rotated"
+    assert got["mlp_width"] == want["mlp_width"] and got["mlp_batch_norm"] == str(
+        want["mlp_batch_norm"]
+    )
+    experiment = next(d.experiment for d in data.values() if d.HasField("experiment"))
+    assert [m.name.tag for m in experiment.metric_infos] == list(HPARAM_METRICS)
+    assert set(HPARAM_METRICS) <= set(events.Tags()["scalars"])  # their values: the scalars

@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     if state is not None:
         print(f"resuming from {args.checkpoint} after epoch {state.epoch}")
 
-    board = TensorBoardLogger(args.tensorboard) if args.tensorboard is not None else None
+    board = None
+    if args.tensorboard is not None:
+        board = TensorBoardLogger(args.tensorboard, hparams=cfg.to_dict())
     last: list = [state]  # the newest state: what an interrupted run keeps
 
     def on_epoch(record, st):

@@ -1,12 +1,16 @@
-"""TensorBoard logging of a run: per-epoch scalars and per-layer NCC and NC1.
+"""TensorBoard logging of a run: per-epoch scalars, per-layer NCC and NC1, and its HParams.
 
 An on-epoch callback for `nc_core.train.train` (and a Tune trainable), writing event files
 with `torch.utils.tensorboard.SummaryWriter`, so `tensorboard --logdir DIR` shows a run next
 to the others. TensorBoard is an optional extra (`pip install -e '.[tb]'`); importing this
 module works without it, and `TensorBoardLogger` raises a message saying how to install it.
 
-    with TensorBoardLogger("runs/tb", run_name="eps0.1-canonical-s0") as log:
+    with TensorBoardLogger("runs/tb", run_name="eps0.1-canonical-s0", hparams=cfg.to_dict()) as log:
         train(cfg, on_epoch=log)
+
+With `hparams` (a run's flat config), the run also appears in TensorBoard's HParams dashboard,
+one row per run with its configuration beside the final values of `HPARAM_METRICS`, so runs
+can be sorted and filtered by any field there.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ EPOCH_SCALARS = {
     "predictions/classes": "pred_classes",
     "predictions/entropy": "pred_entropy",
 }
+# The scalars the HParams dashboard shows beside each run's configuration (their last values).
+HPARAM_METRICS = ("accuracy/test", "accuracy/train", "params/trainable", "params/layers_fixed")
 # Per-layer measures, as tag prefix -> LayerRecord field; the tag is "<prefix>/<layer>".
 LAYER_SCALARS = {"ncc_train": "train_ncc_acc", "ncc_test": "test_ncc_acc", "nc1": "nc1"}
 
@@ -65,10 +71,26 @@ class TensorBoardLogger:
     epoch. Close it (or use it as a context manager) to flush the event file.
     """
 
-    def __init__(self, log_dir: str | Path, *, run_name: str | None = None):
+    def __init__(
+        self, log_dir: str | Path, *, run_name: str | None = None, hparams: dict | None = None
+    ):
+        """Event files go to `log_dir`/`run_name` (or `log_dir`); `hparams`: the run's flat
+        config (`RunConfig.to_dict()`), written once for the HParams dashboard."""
         path = Path(log_dir) / run_name if run_name else Path(log_dir)
         self.log_dir = path
         self.writer = _writer(str(path))
+        if hparams is not None:
+            self._hparams(hparams)
+
+    def _hparams(self, config: dict) -> None:
+        """The HParams summaries of this run, in its own event file (not the subfolder that
+        `SummaryWriter.add_hparams` makes): the config, and `HPARAM_METRICS` as its metrics,
+        whose values are the scalars this logger writes every epoch."""
+        from torch.utils.tensorboard.summary import hparams
+
+        values = {k: _hparam_value(v) for k, v in config.items()}
+        for summary in hparams(values, dict.fromkeys(HPARAM_METRICS, 0.0)):
+            self.writer.file_writer.add_summary(summary)
 
     def __call__(self, record: EpochRecord, state=None) -> None:
         step = record.epoch
@@ -96,3 +118,11 @@ class TensorBoardLogger:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _hparam_value(value) -> int | float | str:
+    """A config value as HParams shows it: numbers, and text for the rest (a boolean as "True"
+    or "False", which torch would otherwise write as the number 1 or 0; None as "none")."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return value
+    return "none" if value is None else str(value)

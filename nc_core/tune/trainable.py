@@ -58,7 +58,9 @@ def trainable(
     if tensorboard is not None:
         from nc_core.results.tensorboard import TensorBoardLogger
 
-        board = TensorBoardLogger(tensorboard, run_name=tune.get_context().get_trial_name())
+        board = TensorBoardLogger(
+            tensorboard, run_name=tune.get_context().get_trial_name(), hparams=cfg.to_dict()
+        )
 
     def on_epoch(record: EpochRecord, st) -> None:
         if board is not None:
