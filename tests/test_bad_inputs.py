@@ -140,12 +140,18 @@ TRAIN_CASES = [
         "etf_blocks",
     ),
     ("data-dir-a-file", [], "NC_DATA_DIR"),
+    # a named folder is the only place looked: no silent fall-back to Debian's copy
+    ("data-dir-absent", ["--dataset", "fashion_mnist"], "NC_DATA_DIR"),
+    ("data-dir-without-the-dataset", ["--dataset", "fashion_mnist"], "NC_DATA_DIR"),
     ("idx-truncated", ["--dataset", "mnist"], "train-images-idx3-ubyte"),
     ("idx-label-outside-k", ["--dataset", "mnist"], "label 12 outside 0..9"),
 ]
 # Environment of a case ({tmp}: the test's folder); each unset variable is removed.
 CASE_ENV = {
     "train/data-dir-a-file": {"NC_DATA_DIR": "{tmp}/afile"},
+    "train/data-dir-absent": {"NC_DATA_DIR": "{tmp}/nonexistent"},
+    "train/data-dir-without-the-dataset": {"NC_DATA_DIR": "{tmp}"},
+    "study/data-dir-absent": {"NC_DATA_DIR": "{tmp}/nonexistent"},
     "train/idx-truncated": {"NC_DATA_DIR": "{tmp}/mnist_truncated"},
     "train/idx-label-outside-k": {"NC_DATA_DIR": "{tmp}/mnist_bad_label"},
     "study/data-dir-a-file": {"NC_DATA_DIR": "{tmp}/afile"},
@@ -237,6 +243,7 @@ STUDY_CASES = [
     ("address-closed-port", eps_sweep, ["--address", "127.0.0.1:{closed}"], "--address"),
     ("address-auto-none-running", eps_sweep, ["--address", "auto"], "--address auto"),
     ("data-dir-a-file", eps_sweep, [], "NC_DATA_DIR"),
+    ("data-dir-absent", eps_sweep, ["--dataset", "fashion_mnist"], "NC_DATA_DIR"),
     ("idx-truncated", eps_sweep, ["--dataset", "mnist"], "train-images-idx3-ubyte"),
     (
         "batch-size-lone-last-sample",

@@ -6,6 +6,7 @@ from the command line (exit 2, nothing written); no test downloads anything."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
 import subprocess
 import sys
@@ -46,6 +47,7 @@ def offline(monkeypatch, tmp_path):
     def refuse(name):
         def fake(root, train, download):
             calls.append((name, Path(root)))
+            (Path(root) / name / "raw").mkdir(parents=True)  # what torchvision makes first
             raise RuntimeError(f"no network for {name}")
 
         return fake
@@ -231,6 +233,7 @@ def test_without_a_folder_the_check_passes_and_the_load_downloads_into_dot_data(
     message = str(info.value)
     assert "download into" in message and "no network for KMNIST" in message
     assert "\n" not in message
+    assert list(Path.cwd().iterdir()) == []  # the failed download left no folder behind
 
 
 def test_a_verified_file_set_is_read_once_per_process(tmp_path, monkeypatch, offline):
@@ -438,6 +441,18 @@ def test_command_line_trains_on_small_mnist_files(tmp_path):
 
     epochs = pd.read_parquet(tmp_path / "r.parquet")
     assert epochs.dataset.tolist() == ["mnist"] and epochs.trainable_params.iloc[0] > 0
+    # the data it read, traced: the folder, and a digest recomputed here from the files
+    folder = root / "MNIST" / "raw"
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    assert epochs.data_dir.tolist() == [str(folder.resolve())]
+    assert epochs.data_digest.tolist() == [digest.hexdigest()[:12]]
+    # other bytes, another digest
+    victim = sorted(folder.iterdir())[0]
+    victim.write_bytes(victim.read_bytes()[:-1] + bytes([victim.read_bytes()[-1] ^ 1]))
+    assert files.data_trace(files.source_of(folder.iterdir()))[1] != epochs.data_digest.iloc[0]
+    assert files.data_trace(()) == ("", "")  # generated data reads no files
 
 
 def test_data_request_root_is_nc_data_dir(monkeypatch, tmp_path):

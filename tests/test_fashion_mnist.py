@@ -90,16 +90,21 @@ def test_loader_reads_gz_idx_files_exactly(gz_dir, fake, isolated):
     assert float(train.x.min()) == 0.0 and float(train.x.max()) == 1.0
 
 
-def test_loader_reads_uncompressed_torchvision_layout_from_env_after_incomplete_root(
-    gz_dir, fake, isolated, monkeypatch
-):
-    partial = shutil.copytree(gz_dir, isolated / "partial")
-    (partial / "t10k-labels-idx1-ubyte.gz").unlink()  # root lacks one file: it is skipped
+def test_a_named_folder_is_the_only_place_looked(gz_dir, fake, isolated, monkeypatch):
     env = isolated / "env"
-    write_dataset(env / "FashionMNIST" / "raw", fake, suffix="")
+    write_dataset(env / "FashionMNIST" / "raw", fake, suffix="")  # torchvision's layout
     monkeypatch.setenv("NC_DATA_DIR", str(env))
-    train, test = load_fashion_mnist(partial, download=False)
-    assert_matches(train, test, fake)
+    assert_matches(*load_fashion_mnist(download=False), fake)  # NC_DATA_DIR, uncompressed
+    partial = shutil.copytree(gz_dir, isolated / "partial")
+    (partial / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError) as info:  # a root lacking one file: never the env's copy
+        load_fashion_mnist(partial, download=True)
+    assert f"{partial}: no Fashion-MNIST IDX files there" in str(info.value)
+    assert "missing t10k-labels-idx1-ubyte" in str(info.value)
+    assert len(str(info.value).splitlines()) == 1
+    assert sorted(p.name for p in partial.iterdir()) == sorted(  # nothing downloaded into it
+        p.name for p in gz_dir.iterdir() if p.name != "t10k-labels-idx1-ubyte.gz"
+    )
 
 
 def corrupt_truncate_gz(directory: Path, fake) -> Path:
@@ -165,16 +170,22 @@ def test_corrupt_file_raises_data_error_naming_it(corrupt, reason, gz_dir, fake,
 
 
 def test_nothing_found_lists_every_place_looked(isolated, monkeypatch):
-    monkeypatch.setenv("NC_DATA_DIR", str(isolated / "env"))
-    (isolated / "root").mkdir()
     with pytest.raises(DataError) as info:
-        load_fashion_mnist(isolated / "root", download=False)
+        load_fashion_mnist(download=False)
     message = str(info.value)
-    for base in ("root", "env", "cwd/data/fashion-mnist", "debian"):
+    for base in ("cwd/data/fashion-mnist", "debian"):
         assert f"{isolated / base} (" in message
         assert f"{isolated / base / 'FashionMNIST' / 'raw'} (" in message
     assert "apt-get install dataset-fashion-mnist" in message and "NC_DATA_DIR" in message
     assert "download=False" in message
+    # NC_DATA_DIR named: that folder alone, in one line, and nothing is created there
+    monkeypatch.setenv("NC_DATA_DIR", str(isolated / "env"))
+    with pytest.raises(DataError) as info:
+        load_fashion_mnist(download=True)
+    message = str(info.value)
+    assert message.startswith(f"NC_DATA_DIR={isolated / 'env'}: no Fashion-MNIST IDX files")
+    assert "debian" not in message.split("unset NC_DATA_DIR")[0]
+    assert len(message.splitlines()) == 1 and not (isolated / "env").exists()
 
 
 @pytest.mark.parametrize(
@@ -191,6 +202,7 @@ def test_failed_download_is_a_data_error(error, isolated, monkeypatch):
 
     def offline(root, train, download):
         calls.append(Path(root))
+        (Path(root) / "FashionMNIST" / "raw").mkdir(parents=True)  # as torchvision does
         raise error
 
     monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
@@ -200,6 +212,7 @@ def test_failed_download_is_a_data_error(error, isolated, monkeypatch):
     message = str(info.value)
     assert f"download into {calls[0]} failed" in message and str(error) in message
     assert f"{isolated / 'debian'} (" in message
+    assert list((isolated / "cwd").iterdir()) == []  # the folders it made are gone
 
 
 @pytest.mark.skipif(

@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nc_core.data.files import base_dir, channel_stats, download, normalized, verify_once
+from nc_core.data.files import (
+    base_dir,
+    channel_stats,
+    download,
+    normalized,
+    source_of,
+    verify_once,
+)
 from nc_core.data.registry import DataError, DataRequest
 from nc_core.data.split import Split
 
@@ -201,9 +208,11 @@ class CIFARRelease:
         """(train, test) as (N, 3, 32, 32) float32, normalised per channel by the train split's
         mean and std (`nc_core.data.files`); downloads first when absent and no folder was
         named."""
-        (x_train, y_train), (x_test, y_test) = self._read(self._paths(req, fetch=True), req)
+        paths = self._paths(req, fetch=True)
+        (x_train, y_train), (x_test, y_test) = self._read(paths, req)
         mean, std = channel_stats(x_train, channel_axis=1)
+        source = source_of(paths)
         return (
-            Split(normalized(x_train, mean, std), torch.from_numpy(y_train)),
-            Split(normalized(x_test, mean, std), torch.from_numpy(y_test)),
+            Split(normalized(x_train, mean, std), torch.from_numpy(y_train), source),
+            Split(normalized(x_test, mean, std), torch.from_numpy(y_test), source),
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nc_core.data.files import verify_once
+from nc_core.data.files import removed_on_failure, source_of, verify_once
 from nc_core.data.idx import find_files, read_idx
 from nc_core.data.registry import DataError, DataRequest, register_dataset
 from nc_core.data.split import Split
@@ -43,36 +43,50 @@ def _read_idx(path: Path, magic: int, shape: tuple[int, ...]) -> np.ndarray:
     return read_idx(path, magic, shape, HOW_TO_GET)
 
 
+def _named(root: str | os.PathLike | None) -> Path | None:
+    """The folder the user named: `root`, else $NC_DATA_DIR; None when neither is given."""
+    if root is not None:
+        return Path(root)
+    return Path(os.environ["NC_DATA_DIR"]) if os.environ.get("NC_DATA_DIR") else None
+
+
 def _candidate_dirs(root: str | os.PathLike | None) -> list[Path]:
-    """Every directory looked in, in order; each base is also tried with torchvision's layout."""
-    bases = [Path(root)] if root is not None else []
-    if os.environ.get("NC_DATA_DIR"):
-        bases.append(Path(os.environ["NC_DATA_DIR"]))
-    bases += [Path.cwd() / LOCAL_DIR, DEBIAN_DIR]
-    dirs = [d for base in bases for d in (base, base / TORCHVISION_SUBDIR)]
-    return list(dict.fromkeys(dirs))  # NC_DATA_DIR given as `root` too is looked in once
+    """Every directory looked in, in order, each base also with torchvision's layout: the
+    folder the user named alone, else `./data/fashion-mnist` and then Debian's folder."""
+    named = _named(root)
+    bases = [named] if named is not None else [Path.cwd() / LOCAL_DIR, DEBIAN_DIR]
+    return [d for base in bases for d in (base, base / TORCHVISION_SUBDIR)]
 
 
 def _download(dest: Path) -> None:
-    """Fetch the raw files into `dest/FashionMNIST/raw` with torchvision (it checks the MD5s)."""
-    import torchvision  # imported here: only the download path needs it
+    """Fetch the raw files into `dest/FashionMNIST/raw` with torchvision (it checks the MD5s);
+    a failed download leaves no folder it created behind."""
+    with removed_on_failure(dest):
+        import torchvision  # imported here: only the download path needs it
 
-    torchvision.datasets.FashionMNIST(root=str(dest), train=True, download=True)
+        torchvision.datasets.FashionMNIST(root=str(dest), train=True, download=True)
 
 
 def _resolve(root: str | os.PathLike | None, download: bool) -> dict[str, Path]:
-    """The four files from the first directory that has them all, downloading if allowed."""
-    looked = []
+    """The four files from the first directory that has them all; downloading, if allowed,
+    only when no folder was named (a named folder is never written to)."""
+    named, looked = _named(root), []
     for directory in _candidate_dirs(root):
         found = find_files(directory)
         if isinstance(found, dict):
             return found
         why = "no such directory" if not directory.is_dir() else "missing " + ", ".join(found)
-        looked.append(f"  {directory} ({why})")
+        looked.append(f"{directory} ({why})")
+    if named is not None:
+        given = f"NC_DATA_DIR={named}" if root is None else f"{named}"
+        raise DataError(
+            f"{given}: no Fashion-MNIST IDX files there (looked in {'; '.join(looked)}); name "
+            "the folder holding the four files (.gz or not), or unset NC_DATA_DIR to read "
+            f"./{LOCAL_DIR} or {DEBIAN_DIR}"
+        )
     note = "download=False"
     if download:
-        env = os.environ.get("NC_DATA_DIR")
-        dest = Path(root) if root is not None else Path(env) if env else Path.cwd() / LOCAL_DIR
+        dest = Path.cwd() / LOCAL_DIR
         try:
             _download(dest)
         except (ImportError, OSError, RuntimeError) as err:  # torchvision raises RuntimeError
@@ -86,7 +100,7 @@ def _resolve(root: str | os.PathLike | None, download: bool) -> dict[str, Path]:
             )
     raise DataError(
         "Fashion-MNIST IDX files not found. Looked in:\n"
-        + "\n".join(looked)
+        + "\n".join(f"  {line}" for line in looked)
         + f"\n{note}.\n{HOW_TO_GET}"
     )
 
@@ -96,11 +110,12 @@ def load_fashion_mnist(
 ) -> tuple[Split, Split]:
     """Fashion-MNIST (train 60000, test 10000) as CPU splits, pixels scaled to [0, 1].
 
-    Reads from the first directory holding all four IDX files (each `.gz` or not), in order:
-    `root`, `$NC_DATA_DIR`, `./data/fashion-mnist`, `DEBIAN_DIR`; each also as
-    `<dir>/FashionMNIST/raw` (torchvision's layout). If none has them and `download` is true,
-    torchvision downloads them under `root`, else `$NC_DATA_DIR`, else `./data/fashion-mnist`.
-    Raises `DataError` naming the file at fault, or every place looked.
+    Reads the four IDX files (each `.gz` or not) from the folder the user named, `root` or
+    else `$NC_DATA_DIR`, and from nowhere else; with neither named, from the first of
+    `./data/fashion-mnist` and `DEBIAN_DIR` that holds them all. Each folder is also tried in
+    torchvision's layout, `<dir>/FashionMNIST/raw`. If no folder was named, none has them and
+    `download` is true, torchvision downloads them into `./data/fashion-mnist`. Raises
+    `DataError` naming the file at fault, or every place looked.
     """
     paths = _resolve(root, download)
     arrays = _read_all(paths)
@@ -108,7 +123,7 @@ def load_fashion_mnist(
     for name in ("train", "test"):
         x = torch.from_numpy(arrays[f"{name}_x"].astype(np.float32) / np.float32(255))
         y = torch.from_numpy(arrays[f"{name}_y"].astype(np.int64))  # (N,)
-        splits.append(Split(x.unsqueeze(1), y))  # x: (N, 1, 28, 28)
+        splits.append(Split(x.unsqueeze(1), y, source_of(paths.values())))  # x: (N, 1, 28, 28)
     return splits[0], splits[1]
 
 

@@ -6,6 +6,10 @@ itself uses, so a folder torchvision downloaded works as it is; without one, `./
 working directory, where torchvision downloads a dataset that is not there yet (with its own
 checksums). A folder the user named is never downloaded into: absent files there are an error.
 
+Trace: a split read from files names them (`Split.source`, `source_of`); a run records the
+folder they are in and a short digest of their bytes (`data_trace`), so each row of its tables
+says which data it was trained on.
+
 Normalisation: per channel, the mean and (population) standard deviation of the train split's
 pixels scaled to [0, 1], computed exactly from their histogram when the split is loaded; the
 test split is normalised with the train split's statistics (`channel_stats`, `normalized`).
@@ -13,8 +17,11 @@ test split is normalised with the train split's statistics (`channel_stats`, `no
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
-from collections.abc import Callable, Iterable
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +31,8 @@ from nc_core.data.registry import DataError
 
 DEFAULT_DIR = Path("data")  # relative to the working directory at call time, as torchvision's
 _VERIFIED: set[tuple] = set()  # signatures of file sets read and checked in this process
+_DIGESTS: dict[tuple, str] = {}  # signature of a file set -> its digest, in this process
+DIGEST_CHARS = 12  # hex characters of sha256 kept: a short digest, still unique in practice
 
 
 def base_dir(root: Path | None) -> Path:
@@ -49,13 +58,53 @@ def verify_once(paths: Iterable[Path], verify: Callable[[], object]) -> None:
     _VERIFIED.add(key)
 
 
+def source_of(paths: Iterable[Path]) -> tuple[str, ...]:
+    """The files a split was read from, as `Split.source` keeps them: absolute, sorted."""
+    return tuple(sorted(str(Path(p).resolve()) for p in paths))
+
+
+def data_trace(source: tuple[str, ...]) -> tuple[str, str]:
+    """(folder, digest) of the files in `source`: the folder holding them (their common
+    parent) and the first DIGEST_CHARS hex characters of the sha256 of each file's name and
+    bytes in turn; ("", "") for generated data. Hashed once per file set per process."""
+    if not source:
+        return "", ""
+    folder = os.path.commonpath([str(Path(p).parent) for p in source])
+    key = signature(Path(p) for p in source)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        for path in source:
+            digest.update(Path(path).name.encode() + b"\0")
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()[:DIGEST_CHARS]
+    return folder, _DIGESTS[key]
+
+
+@contextlib.contextmanager
+def removed_on_failure(folder: Path) -> Iterator[None]:
+    """Run the block; if it raises, remove what of `folder` (and its parents) did not exist
+    before it, so that a failed download leaves no empty folders behind."""
+    folder = Path(folder).absolute()
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        yield
+    except BaseException:
+        if missing:
+            shutil.rmtree(missing[-1], ignore_errors=True)  # the outermost one created
+        raise
+
+
 def download(cls_name: str, base: Path, title: str, how_to_get: str) -> None:
     """Download dataset `cls_name` of torchvision.datasets into `base` (its layout, its
-    checksums); DataError naming `base` and the fix when that fails (offline, say)."""
+    checksums); DataError naming `base` and the fix when that fails (offline, say). A failed
+    download leaves no folder it created behind."""
     try:
         import torchvision  # imported here: only a download needs it
 
-        getattr(torchvision.datasets, cls_name)(root=str(base), train=True, download=True)
+        with removed_on_failure(base):
+            getattr(torchvision.datasets, cls_name)(root=str(base), train=True, download=True)
     except (ImportError, OSError, RuntimeError) as err:  # URLError is an OSError
         reason = " ".join(str(err).split()) or type(err).__name__
         raise DataError(

@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nc_core.data.files import base_dir, channel_stats, download, normalized, verify_once
+from nc_core.data.files import (
+    base_dir,
+    channel_stats,
+    download,
+    normalized,
+    source_of,
+    verify_once,
+)
 from nc_core.data.registry import DataError, DataRequest
 from nc_core.data.split import Split
 
@@ -168,12 +175,13 @@ class TorchvisionIDX:
     def load(self, req: DataRequest) -> tuple[Split, Split]:
         """(train, test) as (N, 1, 28, 28) float32, normalised by the train split's mean and
         std (`nc_core.data.files`); downloads first when absent and no folder was named."""
-        arrays = self._read(self._paths(req, fetch=True))
+        paths = self._paths(req, fetch=True)
+        arrays = self._read(paths)
         images = {split: arrays[f"{split}_x"][:, None] for split in ("train", "test")}
         mean, std = channel_stats(images["train"], channel_axis=1)
         splits = []
         for split in ("train", "test"):
             x = normalized(images[split], mean, std)  # (N, 1, 28, 28)
             y = torch.from_numpy(arrays[f"{split}_y"].astype(np.int64))  # (N,)
-            splits.append(Split(x, y))
+            splits.append(Split(x, y, source_of(paths.values())))
         return splits[0], splits[1]

@@ -19,6 +19,9 @@ class Split:
 
     x: torch.Tensor  # (N, 1, 28, 28) float32 in [0, 1] for images; (N, D) for synthetic
     y: torch.Tensor  # (N,) int64
+    # The files the dataset was read from (both splits'), for the run's data trace
+    # (`nc_core.data.trace`); empty for generated data.
+    source: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.y.dtype != torch.int64 or self.y.dim() != 1:
@@ -46,7 +49,7 @@ class Split:
 
     def to(self, device: torch.device | str) -> Split:
         """The same split on `device`."""
-        return Split(self.x.to(device), self.y.to(device))
+        return Split(self.x.to(device), self.y.to(device), self.source)
 
 
 def stratified_subset(split: Split, n_per_class: int) -> Split:
@@ -65,7 +68,7 @@ def stratified_subset(split: Split, n_per_class: int) -> Split:
     starts = torch.cumsum(counts, 0) - counts  # (K,) first position of each class in `order`
     rank = torch.arange(len(split), device=split.y.device) - starts[split.y[order]]  # (N,)
     keep = order[rank < n_per_class].sort().values  # (K * n,) back in original order
-    return Split(split.x[keep], split.y[keep])
+    return Split(split.x[keep], split.y[keep], split.source)
 
 
 def batches(

@@ -77,6 +77,8 @@ class EpochRecord:
     eval_seconds: float  # the NC evaluation (0 when not measured this epoch)
     pred_classes: int = -1  # classes the network predicts on the test set (-1: not measured)
     pred_entropy: float = math.nan  # entropy (nats) of the test prediction histogram
+    data_dir: str = ""  # the folder the dataset's files were read from ("": generated data)
+    data_digest: str = ""  # sha256 of those files (names and bytes), its first 12 hex characters
     # Every field above describes the state during this epoch's training and measurement;
     # `fixed_at_end` alone says what the policy fixed after it (in force from the next epoch).
     fixed_layers: list[str] = field(default_factory=list)  # layers fixed during this epoch
@@ -110,6 +112,8 @@ EPOCH_COLUMNS = [
     "layers_fixed",
     "fixed_layers",
     "fixed_at_end",
+    "data_dir",
+    "data_digest",
 ]
 LAYER_COLUMNS = [
     "study",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nc_core.data.files import data_trace
 from nc_core.data.split import Split, batches, stratified_subset
 from nc_core.fixing.etf import FIXED_LAYERS, count_parameters
 from nc_core.measure.evaluate import Evaluation, evaluate
@@ -107,6 +108,7 @@ class _Run:
             check_resume(cfg, state)
         self.device = resolve_device(cfg.device)
         train, test = data if data is not None else load_data(cfg)
+        self.data_dir, self.data_digest = data_trace(train.source)  # which data, on every row
         if cfg.subset is not None:
             train = stratified_subset(train, cfg.subset)
         smallest = int(torch.bincount(train.y).min())
@@ -242,6 +244,8 @@ class _Run:
             optimizer_state_bytes=optimizer_state_bytes(self.opt),
             epoch_seconds=seconds,
             eval_seconds=0.0,
+            data_dir=self.data_dir,
+            data_digest=self.data_digest,
             fixed_layers=fixed_now,
         )
         if not math.isfinite(train_loss):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import ray
 
-from nc_core.data.fashion_mnist import LOCAL_DIR
 from nc_core.study.spec import StudyOptions
 
 
@@ -15,12 +14,13 @@ def init_ray(opts: StudyOptions) -> bool:
     """Start or join Ray unless this process already did; True when this call started it."""
     if ray.is_initialized():
         return False
-    env = {}
-    if os.environ.get("NC_DATA_DIR"):  # trials run in their own directories: pass data paths on
-        env["NC_DATA_DIR"] = os.environ["NC_DATA_DIR"]
-    elif (Path.cwd() / LOCAL_DIR).is_dir():
-        env["NC_DATA_DIR"] = str((Path.cwd() / LOCAL_DIR).resolve())
-    runtime_env = {"env_vars": env} if env else None
+    # Trials find their data where the driver checked it: in the driver's working directory
+    # (Tune would otherwise move each trial into its own folder, where ./data is not), and in
+    # the driver's NC_DATA_DIR, made absolute.
+    env = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}
+    if os.environ.get("NC_DATA_DIR"):
+        env["NC_DATA_DIR"] = str(Path(os.environ["NC_DATA_DIR"]).absolute())
+    runtime_env = {"env_vars": env}
     if opts.local:
         _loopback_only()
         ray.init(
