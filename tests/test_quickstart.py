@@ -61,8 +61,14 @@ def test_readme_quick_start_smoke_then_main_job_keeps_both_and_draws_figures(tmp
     except DataError:
         data = "--dataset synthetic "  # the smoke study is MLP only: synthetic data stands in
     started = time.monotonic()
-    make_study(tmp_path, "PRESET=smoke", f"STUDY_ARGS={data}--verbose 0")
+    smoke = make_study(tmp_path, "PRESET=smoke", *([f"STUDY_ARGS={data}"] if data else []))
     smoke_s = time.monotonic() - started
+    # quiet by default: a line per trial and the summary, no Tune status table or Ray INFO
+    printed = (smoke.stdout + smoke.stderr).splitlines()
+    assert len(printed) <= 45, "\n".join(printed)
+    for noise in ("== Status ==", "Result logdir", "Checkpoint successfully created", "INFO"):
+        assert noise not in smoke.stdout + smoke.stderr, noise
+    assert sum("ok after epoch" in line for line in printed) == 9
     main = make_study(
         tmp_path, "STUDY_ARGS=--dataset synthetic --set epochs=1 --eps 0.3 --verbose 0"
     )

@@ -42,9 +42,9 @@ def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer_and_readable_c
     tmp_path, mlp_dataset, capsys
 ):
     set_verbosity(0)  # as a `--verbose 0` study earlier in this process leaves Tune
-    eps_sweep.main(common(tmp_path, "--dataset", mlp_dataset, "--verbose", "1"))
-    # --verbose 1 (the default): Tune's table names each trial and shows each override it sets
-    # in a column of its own, nothing cut short ("...") and no column of the whole override dict
+    eps_sweep.main(common(tmp_path, "--dataset", mlp_dataset, "--verbose", "2"))
+    # --verbose 2: Tune's table names each trial and shows each override it sets in a column of
+    # its own, nothing cut short ("...") and no column of the whole override dict
     rows = [
         [cell.strip() for cell in line.strip("|").split("|")]
         for line in capsys.readouterr().out.splitlines()

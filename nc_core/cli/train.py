@@ -81,13 +81,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def progress_line(record: EpochRecord, cfg: RunConfig) -> str:
-    """The one-line progress report of epoch `record` of run `cfg` (loss, accuracies, fixed
-    layers, timings)."""
+    """The one-line progress report of epoch `record` of run `cfg` (loss, accuracies as
+    fractions, the tables' unit, fixed layers, timings)."""
     fixed = ",".join(record.fixed_layers) or "-"
-    test = f"test {record.test_acc:6.2%}" if record.layers else "test   n/a "
+    test = f"test_acc {record.test_acc:.4f}" if record.layers else "test_acc n/a   "
     return (
         f"epoch {record.epoch:3d}/{cfg.epochs}  loss {record.train_loss:.4f}  "
-        f"train {record.train_acc:6.2%}  {test}  trainable {record.trainable_params:,}  "
+        f"train_acc {record.train_acc:.4f}  {test}  trainable {record.trainable_params:,}  "
         f"fixed {fixed}  ({record.epoch_seconds:.1f}s + eval {record.eval_seconds:.1f}s)"
     )
 

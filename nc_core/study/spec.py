@@ -160,7 +160,13 @@ class StudyOptions:
         default=None,
         metadata=_help("write TensorBoard event files of each trial to DIR/<trial name>"),
     )
-    verbose: Verbosity = field(default=1, metadata=_help("Tune's console output"))
+    verbose: Verbosity = field(
+        default=1,
+        metadata=_help(
+            "console: 0 a line per finished trial; 1 that and a progress bar on a terminal; "
+            "2 Tune's status table and a line per trial per epoch"
+        ),
+    )
 
     @property
     def local(self) -> bool:

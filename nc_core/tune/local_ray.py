@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -21,6 +22,7 @@ def init_ray(opts: StudyOptions) -> bool:
     if os.environ.get("NC_DATA_DIR"):
         env["NC_DATA_DIR"] = str(Path(os.environ["NC_DATA_DIR"]).absolute())
     runtime_env = {"env_vars": env}
+    level = logging.INFO if opts.verbose == 2 else logging.WARNING  # Ray's own INFO lines
     if opts.local:
         _loopback_only()
         ray.init(
@@ -28,9 +30,10 @@ def init_ray(opts: StudyOptions) -> bool:
             num_cpus=opts.num_cpus,
             include_dashboard=False,
             runtime_env=runtime_env,
+            logging_level=level,
         )
     else:
-        ray.init(address=opts.address, runtime_env=runtime_env)
+        ray.init(address=opts.address, runtime_env=runtime_env, logging_level=level)
     return True
 
 

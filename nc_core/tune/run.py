@@ -90,7 +90,7 @@ def _run(spec: StudySpec, opts: StudyOptions, local: Path | None) -> StudyResult
             base=spec.base.to_dict(),
             every=opts.checkpoint_every,
             fail_at=opts.fail_at_epoch,
-            quiet=opts.verbose == 0,
+            quiet=opts.verbose < 2,
             tensorboard=str(Path(opts.tensorboard).resolve()) if opts.tensorboard else None,
             plugins=plugin_files(),
         )
@@ -117,7 +117,7 @@ def _run(spec: StudySpec, opts: StudyOptions, local: Path | None) -> StudyResult
                     failure_config=tune.FailureConfig(max_failures=opts.max_failures),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
                     verbose=tune_verbosity(opts.verbose),
-                    callbacks=trial_lines(opts.verbose),
+                    callbacks=trial_lines(opts.verbose, _trial_count(spec)),
                     progress_reporter=progress_reporter(spec),
                 ),
             )
@@ -167,3 +167,7 @@ def _trial_name(trial) -> str:
 
 def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
+
+
+def _trial_count(spec: StudySpec) -> int:
+    return len(spec.trials) if spec.trials else spec.num_samples
