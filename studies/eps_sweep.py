@@ -84,13 +84,18 @@ def search_space(search_lr: bool) -> dict:
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--eps", type=float, nargs="+", help=f"eps grid (default {EPS_GRID})")
+    parser.add_argument(
+        "--eps",
+        type=float,
+        nargs="+",
+        help=f"eps grid (default: --preset smoke {SMOKE_EPS}, any other {EPS_GRID})",
+    )
     parser.add_argument(
         "--kinds",
         nargs="+",
         default=["canonical"],
         choices=KINDS,
-        help="what a fixed layer becomes",
+        help="what a fixed layer becomes, one arm per kind (default: canonical)",
     )
     parser.add_argument(
         "--modes",
@@ -99,7 +104,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="readings of the rule: layer (each layer under eps; the default), beyond (the "
         "layers from the effective depth on); MODE:EPS,... runs a mode at those eps only",
     )
-    parser.add_argument("--search", choices=("grid", "optuna"), default="grid")
+    parser.add_argument(
+        "--search",
+        choices=("grid", "optuna"),
+        default="grid",
+        help="grid: every (mode, kind, eps, seed) of the grid options; optuna: Optuna (TPE) "
+        "draws eps for --num-samples trials of the first --kinds, for best test accuracy and "
+        "fewest trainable parameters (default: grid)",
+    )
     parser.add_argument("--search-lr", action="store_true", help="optuna: search lr as well")
     parser.add_argument("--num-samples", type=int, help="optuna: trials (default: per preset)")
 

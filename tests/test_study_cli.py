@@ -4,6 +4,11 @@ its default name, and the Pareto front it saves. No Ray is started here."""
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,6 +19,8 @@ from nc_core.study.summary import pareto_front
 from nc_core.train.presets import preset
 from studies import vit_blocks
 from tests.study_helpers import common
+
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
 
 def test_study_spec_and_set_options_reject_bad_input_early(tmp_path):
@@ -60,3 +67,27 @@ def test_pareto_front_keeps_exactly_the_non_dominated_rows():
     df = pd.DataFrame({"acc": [0.9, 0.8, 0.85, 0.7, 0.9], "params": [100, 50, 80, 50, 120]})
     front = pareto_front(df, (("acc", "max"), ("params", "min")))
     assert sorted(front.index) == [0, 1, 2]  # 3 is dominated by 1, 4 by 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["-m", "nc_core.train"], *[[str(p)] for p in sorted(STUDIES.glob("[a-z]*.py"))]],
+    ids=lambda c: Path(c[-1]).stem if c[-1].endswith(".py") else "train",
+)
+def test_every_option_of_every_command_line_has_help_text(command):
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        [sys.executable, *command, "--help"], capture_output=True, text=True, env=env, cwd=repo
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split("options:", 1)[1].splitlines()
+    bare = []
+    for i, line in enumerate(lines):
+        if not re.match(r"^  -", line):
+            continue
+        flags, _, text = line.strip().partition("  ")
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if not text.strip() and not re.match(r"^ {10,}\S", following):
+            bare.append(flags)
+    assert bare == [], f"options without help: {bare}"
