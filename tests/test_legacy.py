@@ -123,6 +123,19 @@ def test_0_1_tables_read_in_todays_column_names_with_other_models_options_blank(
     pd.testing.assert_frame_equal(today, new)  # today's tables pass through unchanged
 
 
+def test_a_0_1_run_table_is_collected_beside_a_run_of_today(tmp_path, untouched):
+    from nc_core.results.collect import collect
+
+    for name in ("run.parquet", "run.layers.parquet"):
+        shutil.copy(FIXTURE / name, tmp_path / f"old{name.removeprefix('run')}")
+    new = tmp_path / "new.parquet"
+    assert train_main([*RUN, "--epochs", "1", "--quiet", "--out", str(new)]) == 0
+    epochs, layers = collect([tmp_path / "old.parquet", new], "mixed")
+    assert sorted(set(epochs.trial_name)) == ["new", "old"] and set(layers.study) == {"mixed"}
+    old = epochs[epochs.trial_id == "old"]
+    assert (old.data_digest == "").all() and (epochs[epochs.trial_id == "new"].epoch == 1).all()
+
+
 def test_a_0_1_run_table_draws_its_figures(tmp_path, untouched):
     for name in ("run.parquet", "run.layers.parquet"):
         shutil.copy(FIXTURE / name, tmp_path / name)

@@ -65,6 +65,9 @@ def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer_and_readable_c
         trials=1 + len(eps_sweep.SMOKE_EPS),
         cfg=preset("smoke", dataset=mlp_dataset),
     )
+    # each row names its trial as the console does: one name per trial id, in both tables
+    assert set(epochs.trial_name) == names and set(layers.trial_name) == names
+    assert (epochs.groupby("trial_id").trial_name.nunique() == 1).all()
     last = epochs[epochs.epoch == epochs.epoch.max()]
     assert sorted(last[last.policy == "adaptive"].eps) == sorted(eps_sweep.SMOKE_EPS)
     assert (last.study == "eps_sweep-smoke").all() and (

@@ -24,7 +24,14 @@ import pandas as pd
 
 from nc_core.results.atomic import check_writable
 from nc_core.results.pair import write_pair
-from nc_core.results.records import EPOCH_COLUMNS, model_option_columns, upgrade_table
+from nc_core.results.records import (
+    COUNT_COLUMNS,
+    EPOCH_COLUMNS,
+    LATER_EPOCH_COLUMNS,
+    LATER_LAYER_COLUMNS,
+    model_option_columns,
+    upgrade_table,
+)
 from nc_core.study.spec import MAX_NAME, NAME_FORM
 
 LAYERS_SUFFIX = ".layers.parquet"
@@ -70,13 +77,12 @@ def _same_columns(df: pd.DataFrame, path: Path, first: pd.DataFrame, first_path:
     options = set(model_option_columns())
     ours = [c for c in df.columns if c not in options]
     theirs = [c for c in first.columns if c not in options]
-    if ours != theirs:
+    if set(ours) != set(theirs):  # the same columns; their order may differ
         missing = [c for c in theirs if c not in ours]
         extra = [c for c in ours if c not in theirs]
         raise CollectError(
-            f"{path}: columns differ from {first_path} (missing {missing}, extra {extra}"
-            f"{', order' if not missing and not extra else ''}); collect tables written by "
-            "one nc_core version"
+            f"{path}: columns differ from {first_path} (missing {missing}, extra {extra}); "
+            "collect tables written by one nc_core version"
         )
 
 
@@ -95,6 +101,11 @@ def collect(paths: list[Path], study: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         stems[path.stem] = path
         layers_path = path.with_suffix(LAYERS_SUFFIX)
         ep, ly = upgrade_table(_read(path)), upgrade_table(_read(layers_path))
+        for df, later in ((ep, LATER_EPOCH_COLUMNS), (ly, LATER_LAYER_COLUMNS)):
+            for name, value in later.items():  # a table written before they were
+                if name not in df.columns:
+                    df[name] = value
+        ly[COUNT_COLUMNS] = ly[COUNT_COLUMNS].astype("Int64")
         missing = [c for c in EPOCH_COLUMNS if c not in ep.columns]
         if missing:
             raise CollectError(f"{path}: not an nc_core epoch table (missing {missing})")
@@ -102,7 +113,7 @@ def collect(paths: list[Path], study: str) -> tuple[pd.DataFrame, pd.DataFrame]:
             _same_columns(ep, path, epochs[0], paths[0])
             _same_columns(ly, layers_path, layers[0], paths[0].with_suffix(LAYERS_SUFFIX))
         for df in (ep, ly):
-            df["study"], df["trial_id"] = study, path.stem
+            df["study"], df["trial_id"], df["trial_name"] = study, path.stem, path.stem
         epochs.append(ep)
         layers.append(ly)
     return pd.concat(epochs, ignore_index=True), pd.concat(layers, ignore_index=True)

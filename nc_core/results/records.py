@@ -95,6 +95,7 @@ class EpochRecord:
 EPOCH_COLUMNS = [
     "study",
     "trial_id",
+    "trial_name",
     "status",
     "epoch",
     "train_loss",
@@ -118,6 +119,7 @@ EPOCH_COLUMNS = [
 LAYER_COLUMNS = [
     "study",
     "trial_id",
+    "trial_name",
     "status",
     "epoch",
     "layer",
@@ -144,6 +146,15 @@ LAYER_COLUMNS = [
     "fixed_as",
     "fixed_epoch",
 ]
+# Columns newer than some stored tables, with the value a table without them reads as.
+LATER_EPOCH_COLUMNS = {"trial_name": "", "data_dir": "", "data_digest": ""}
+LATER_LAYER_COLUMNS = {
+    "trial_name": "",
+    "train_ncc_wrong": None,  # counts: null, not kept then
+    "nc_n": None,
+    "probe_train_acc": math.nan,
+    "probe_test_acc": math.nan,
+}
 COUNT_COLUMNS = ["train_ncc_wrong", "nc_n"]  # integers, null in rows of older records
 # Run fields: config columns every row has (the model's options come after `model`).
 CONFIG_COLUMNS = [f for f in RunConfig.__dataclass_fields__ if f != "arch"]
@@ -181,11 +192,14 @@ def to_frames(
     *,
     study: str = "",
     trial_id: str = "",
+    trial_name: str = "",
     status: str = "ok",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(epochs, layers) tables of one run; config fields become columns of both."""
+    """(epochs, layers) tables of one run; config fields become columns of both. `study`,
+    `trial_id` and `trial_name` (its readable name, `eps0.1-rotated-s0`) identify a study's
+    trial; a single run leaves them empty."""
     config = cfg.to_dict()
-    ident = {"study": study, "trial_id": trial_id, "status": status}
+    ident = {"study": study, "trial_id": trial_id, "trial_name": trial_name, "status": status}
     epoch_rows, layer_rows = [], []
     for r in records:
         row = {k: v for k, v in asdict(r).items() if k != "layers"}

@@ -35,7 +35,7 @@ from nc_core.results.records import (
 )
 from nc_core.study.spec import SCALARS
 from nc_core.study.stored import StoredTrial
-from nc_core.study.trial import run_config_of
+from nc_core.study.trial import run_config_of, trial_name
 from nc_core.train.state import CheckpointError, TrainState, load_state, save_state
 
 STATE_FILE, META_FILE = "state.pt", "meta.json"
@@ -212,6 +212,7 @@ def write_tables(
                 run_config_of(trial.config, base),
                 study=name,
                 trial_id=trial.trial_id,
+                trial_name=trial_name(trial.config),
                 status=status,
             )
         )
