@@ -65,6 +65,13 @@ def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer_and_readable_c
         trials=1 + len(eps_sweep.SMOKE_EPS),
         cfg=preset("smoke", dataset=mlp_dataset),
     )
+    # a plain groupby never merges the baseline into an arm: its eps, kind and mode are null
+    for table in (epochs, layers):
+        base = table[table.policy == "none"]
+        assert len(base) and base.eps.isna().all() and base.kind.isna().all()
+        assert base["mode"].isna().all()
+        grouped = table.groupby(["kind", "eps"]).policy.unique()
+        assert grouped.map(lambda policies: list(policies) == ["adaptive"]).all()
     # each row names its trial as the console does: one name per trial id, in both tables
     assert set(epochs.trial_name) == names and set(layers.trial_name) == names
     assert (epochs.groupby("trial_id").trial_name.nunique() == 1).all()

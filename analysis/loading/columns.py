@@ -9,14 +9,14 @@ from here, so a renamed option is one edit.
 
 from __future__ import annotations
 
+from nc_core.results import records
 from nc_core.results.records import CONFIG_COLUMNS, model_option_columns, upgrade_table
-from nc_core.study import registry
 
 MLP_WIDTH = "mlp_width"
 MLP_DEPTH = "mlp_depth"
 VIT_DIM = "vit_dim"
 VIT_DEPTH = "vit_depth"
-ETF_BLOCKS = registry.ETF_BLOCKS  # which ViT blocks are fixed from the start: no baseline has any
+ETF_BLOCKS = records.ETF_BLOCKS  # which ViT blocks are fixed from the start: no baseline has any
 ETF_LINEARS = "vit_etf_linears"  # which linears of those blocks: fc1, fc2 or both
 
 # Every model's option columns: read as nulls where a table has none.

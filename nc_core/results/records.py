@@ -171,18 +171,46 @@ def config_columns(cfg: RunConfig) -> list[str]:
 
 
 def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
-    """A table written by nc-core 0.1 (one flat config: `width`, `etf_blocks`, every model's
-    fields in every row) read as today's: renamed columns (`LEGACY_KEYS`), and each model's
-    option columns null in the rows of other models. Today's tables pass through unchanged."""
+    """A table written by an older version read as today's: nc-core 0.1's flat config
+    (`width`, `etf_blocks`, every model's fields in every row) renamed (`LEGACY_KEYS`), each
+    model's option columns null in the rows of other models, and the config columns that mean
+    nothing in a row null (`blank_unused`). Today's tables pass through unchanged."""
     renames = {old: new for old, new in LEGACY_KEYS.items() if old in df and new not in df}
-    if not renames or "model" not in df:
+    if renames and "model" in df:
+        df = df.rename(columns=renames)
+        for m in MODELS:
+            cols = [f"{m}_{o}" for o in get_model(m).option_names() if f"{m}_{o}" in df]
+            if cols:
+                other = df["model"] != m
+                df[cols] = df[cols].astype(object).where(~other, None)
+    return blank_unused(df)
+
+
+ETF_BLOCKS = "vit_etf_blocks"  # the column of the ViT blocks whose linears are fixed from the start
+
+
+def is_baseline(df: pd.DataFrame) -> pd.Series:
+    """Rows with no ETF anywhere: policy 'none' and no ViT blocks fixed from the start (rows of
+    other models carry no `ETF_BLOCKS`, or a null one)."""
+    blocks = df[ETF_BLOCKS] if ETF_BLOCKS in df else pd.Series(None, index=df.index)
+    return (df["policy"] == "none") & blocks.where(blocks.notna(), "none").map(str).eq("none")
+
+
+def blank_unused(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with the config columns that mean nothing in a row made null, so that a plain
+    `groupby(["kind", "eps"])` never merges arms that differ: `eps` and `mode` where no
+    adaptive rule ran (their defaults would otherwise read as a threshold and a reading of the
+    rule), and `kind` in baseline rows, which fix nothing."""
+    if df.empty or "policy" not in df:
         return df
-    df = df.rename(columns=renames)
-    for m in MODELS:
-        cols = [f"{m}_{o}" for o in get_model(m).option_names() if f"{m}_{o}" in df]
-        if cols:
-            other = df["model"] != m
-            df[cols] = df[cols].astype(object).where(~other, None)
+    df = df.copy()
+    adaptive = df["policy"] == "adaptive"
+    if "eps" in df:
+        df["eps"] = df["eps"].astype(float).where(adaptive)
+    if "mode" in df:
+        df["mode"] = df["mode"].astype(object).where(adaptive, None)
+    if "kind" in df:
+        df["kind"] = df["kind"].astype(object).where(~is_baseline(df), None)
     return df
 
 
@@ -195,7 +223,8 @@ def to_frames(
     trial_name: str = "",
     status: str = "ok",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(epochs, layers) tables of one run; config fields become columns of both. `study`,
+    """(epochs, layers) tables of one run; config fields become columns of both (null where
+    they mean nothing: `blank_unused`). `study`,
     `trial_id` and `trial_name` (its readable name, `eps0.1-rotated-s0`) identify a study's
     trial; a single run leaves them empty."""
     config = cfg.to_dict()
@@ -212,7 +241,7 @@ def to_frames(
             lrow["layer_index"] = lrow.pop("index")
             lrow["fixed"] = bool(lr_.fixed_as)
             layer_rows.append({**ident, "epoch": r.epoch, "layer": name, **lrow, **config})
-    epochs = pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS + list(config))
-    layers = pd.DataFrame(layer_rows, columns=LAYER_COLUMNS + list(config))
+    epochs = blank_unused(pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS + list(config)))
+    layers = blank_unused(pd.DataFrame(layer_rows, columns=LAYER_COLUMNS + list(config)))
     layers[COUNT_COLUMNS] = layers[COUNT_COLUMNS].astype("Int64")  # counts; <NA> where not kept
     return epochs, layers

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from nc_core.registry import Registry
+from nc_core.results.records import is_baseline
 from nc_core.study.declaration import StudyType
 from nc_core.study.spec import StudySpec
 from nc_core.study.summary import final_epochs, summarize_final
@@ -43,16 +44,6 @@ PACKAGES = ("nc_core.studies", "studies")  # installed, then a checkout's folder
 DEFAULT_SEEDS = {"smoke": (0,), "quick": (0,), "paper": (0, 1, 2)}
 SpecBuilder = Callable[[argparse.Namespace], StudySpec]
 Summary = Callable[[argparse.Namespace, StudySpec, "StudyResult"], list]
-
-
-ETF_BLOCKS = "vit_etf_blocks"  # the column of the ViT blocks whose linears are fixed from the start
-
-
-def is_baseline(df: pd.DataFrame) -> pd.Series:
-    """Rows with no ETF anywhere: policy 'none' and no ViT blocks fixed from the start (rows of
-    other models carry no `ETF_BLOCKS`, or a null one)."""
-    blocks = df[ETF_BLOCKS] if ETF_BLOCKS in df else pd.Series(None, index=df.index)
-    return (df["policy"] == "none") & blocks.where(blocks.notna(), "none").map(str).eq("none")
 
 
 @dataclass(frozen=True)
