@@ -18,3 +18,22 @@ def test_fix_schedule_gives_median_epoch_and_partial_counts():
     )
     assert fix_schedule(fixes, ["a", "b"]) == "fc5@3, fc4@6, fc3@9 (1/2)"
     assert fix_schedule(fixes, ["c"]) == ""
+
+
+def test_the_per_layer_figures_are_drawn_at_an_eps_where_layers_were_fixed():
+    from analysis.tables.trials import eps_choice
+
+    def final(fixed: dict[float, list[int]]) -> pd.DataFrame:
+        rows = [{"policy": "none", "eps": None, "layers_fixed": 0}]
+        for eps, counts in fixed.items():
+            rows += [{"policy": "adaptive", "eps": eps, "layers_fixed": n} for n in counts]
+        return pd.DataFrame(rows)
+
+    nothing_at_default = final({0.1: [0, 0], 0.3: [3, 3], 0.05: [0, 0]})
+    eps, why = eps_choice(nothing_at_default, None)
+    assert eps == 0.3 and "chosen from the data" in why and "(2)" in why
+    assert eps_choice(nothing_at_default, 0.05) == (0.05, "given by --eps")
+    assert eps_choice(final({0.1: [1, 0], 0.3: [3, 3]}), None)[0] == 0.1  # fixed at the default
+    assert eps_choice(final({0.05: [2], 0.2: [2], 0.3: [2]}), None)[0] == 0.05  # nearest of ties
+    assert eps_choice(final({0.1: [0], 0.3: [0]}), None)[0] == 0.1  # none fixed: the default
+    assert eps_choice(final({0.2: [0], 0.3: [0], 0.4: [0]}), None)[0] == 0.3  # else the median

@@ -153,14 +153,38 @@ def arm_label(row) -> str:
 
 
 def study_eps(final: pd.DataFrame, requested: float | None, default: float = DEFAULT_EPS) -> float:
-    """The eps a figure uses: `requested` if given, else `default` when an Adaptive-ETF arm ran
-    at it, else the median eps the Adaptive-ETF arms ran at, else `default`."""
+    """The eps the per-layer figures are drawn at (`eps_choice`, without its reason)."""
+    return eps_choice(final, requested, default)[0]
+
+
+def eps_choice(
+    final: pd.DataFrame, requested: float | None, default: float = DEFAULT_EPS
+) -> tuple[float, str]:
+    """(eps, why) for the per-layer figures of the ok final rows `final`: `requested`
+    (`--eps`) if given; else, of the eps the Adaptive-ETF arms ran at, `default` when an arm
+    fixed a layer there, else the one at which the most arms fixed one (the nearest to
+    `default` among equals), so a figure never shows only arms that fixed nothing when others
+    did; else `default` when an arm ran at it, else their median eps."""
     if requested is not None:
-        return float(requested)
-    ran = sorted(final.loc[final["policy"] == "adaptive", "eps"].dropna().astype(float).unique())
-    if not ran or any(np.isclose(ran, default)):
-        return default
-    return float(ran[len(ran) // 2])
+        return float(requested), "given by --eps"
+    adaptive = final[final["policy"] == "adaptive"].dropna(subset=["eps"])
+    ran = sorted(adaptive["eps"].astype(float).unique())
+    if not ran:
+        return default, "the default (no Adaptive-ETF arm ran)"
+    fixing = (adaptive["layers_fixed"].fillna(0) > 0).groupby(adaptive["eps"].astype(float)).sum()
+    if fixing.max() > 0:
+        if any(np.isclose(e, default) and n > 0 for e, n in fixing.items()):
+            return default, "the default, at which arms fixed layers"
+        best = [float(e) for e, n in fixing.items() if n == fixing.max()]
+        eps = min(best, key=lambda e: (abs(e - default), e))
+        return eps, (
+            f"chosen from the data: at eps={eps:g} the most arms fixed a layer "
+            f"({int(fixing.max())}); none did at the default {default:g}"
+        )
+    if any(np.isclose(ran, default)):
+        return default, "the default; no arm fixed a layer at any eps"
+    median = float(ran[len(ran) // 2])
+    return median, "the median eps the arms ran at; no arm fixed a layer at any eps"
 
 
 def layer_names(layers: pd.DataFrame) -> dict[int, str]:

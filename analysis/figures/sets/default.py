@@ -9,7 +9,7 @@ import pandas as pd
 
 from ...loading.load import Study
 from ...tables.arms import study_keys
-from ...tables.trials import keys_text, ok_final, study_eps, trial_ids
+from ...tables.trials import eps_choice, keys_text, ok_final, trial_ids
 from ..collapse import COLLAPSE, collapse_over_epochs, depth_profiles
 from ..jobs import Job
 from ..tradeoff import tradeoff
@@ -36,7 +36,7 @@ def keyed_arms(final: pd.DataFrame, keys: list[str]) -> list[tuple[str, str, lis
 
 def default_jobs(study: Study, eps_arg: float | None) -> list[Job]:
     final = ok_final(study.epochs)
-    eps = study_eps(final, eps_arg)
+    eps, why = eps_choice(final, eps_arg)
     keys = [k for k in study_keys(study) if k != "method"] if study.type is not None else ["kind"]
     arms = keyed_arms(final, keys)
     base_ids = arms[0][2] if arms and arms[0][1] == "baseline" else []
@@ -72,7 +72,7 @@ def default_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             "Final-epoch profiles against depth for the baseline and each arm; hollow markers "
             "are fixed layers, and the dotted line is the ε-effective depth (the lowest layer "
             "with train NCC error <= eps, Galanti, Galanti & Ben-Shaul 2022) where it is "
-            "defined.",
+            f"defined. eps={eps:g}: {why} (make_figures --eps picks another).",
             lambda: depth_profiles(
                 study.layers,
                 arms,

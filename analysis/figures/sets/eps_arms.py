@@ -12,7 +12,7 @@ from nc_core.fixing.etf import FIXED_KINDS
 from nc_core.fixing.policy import MODES
 
 from ...loading.load import Study
-from ...tables.trials import ok_final, study_eps, trial_ids
+from ...tables.trials import eps_choice, ok_final, trial_ids
 from ..collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
 from ..jobs import Job
 from ..layers import ncc_heatmap
@@ -36,7 +36,8 @@ def eps_arms(final: pd.DataFrame, eps: float) -> list[tuple[str, str, list[str]]
 
 def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
     final = ok_final(study.epochs)
-    eps = study_eps(final, eps_arg)
+    eps, why = eps_choice(final, eps_arg)
+    at = f" Drawn at eps={eps:g}: {why} (make_figures --eps picks another)."
     arms = eps_arms(final, eps)
     base_ids = arms[0][2] if arms and arms[0][1] == "baseline" else []
     fixed_arms = [a for a in arms if a[1] != "baseline"]
@@ -49,7 +50,7 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             "Each column is an arm (the baseline and each mode and kind at this eps), each line a "
             "layer: "
             "NCC accuracy rising and NC1 and CDNV falling with depth and epoch is neural "
-            "collapse, and a dashed tail marks a layer fixed.",
+            "collapse, and a dashed tail marks a layer fixed." + at,
             lambda: collapse_over_epochs(
                 study.layers,
                 [(t, ids) for t, _, ids in arms],
@@ -62,7 +63,7 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             f"{name}_geometry_epochs",
             "The NC2 measures (equinorm, equiangle, distance to a simplex ETF) and the rank of "
             "the class means per layer over epochs; all fall towards 0 (rank towards K-1) as "
-            "the means approach a simplex ETF.",
+            "the means approach a simplex ETF." + at,
             lambda: collapse_over_epochs(
                 study.layers,
                 [(t, ids) for t, _, ids in arms],
@@ -76,7 +77,8 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             "Final-epoch profiles against depth (NCC, the linear probe, NC1 ...) for the baseline "
             "and each mode and kind; hollow markers are fixed layers, whose NCC and NC1 repeat "
             "their input's; the dotted line is the ε-effective depth (Galanti, Galanti & "
-            "Ben-Shaul 2022: the lowest layer with train NCC error <= eps) where it is defined.",
+            "Ben-Shaul 2022: the lowest layer with train NCC error <= eps) where it is defined."
+            + at,
             lambda: depth_profiles(
                 study.layers,
                 arms,
