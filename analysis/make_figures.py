@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -189,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
             written.append(drawn.path)
 
     source = str(args.run) if args.run is not None else str(args.results)
+    given = sys.argv[1:] if argv is None else list(argv)
     text = build_report(
         source=source,
+        command=shlex.join(["python", "analysis/make_figures.py", *given]),
         studies=studies,
         tables=tables,
         table_notes=notes,

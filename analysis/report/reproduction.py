@@ -43,6 +43,17 @@ def paper_length_baseline(studies: dict[str, Study]) -> str:
     )
 
 
+def runs_paper_network(study: Study) -> bool:
+    """Whether `study` trained the paper's network on the paper's data: the MLP of depth 8 and
+    width 400 on Fashion-MNIST (the `quick` and `paper` presets), for which notes on the
+    paper's code bear on reading its numbers beside ours."""
+    e = study.epochs
+    if not {"model", "dataset", "mlp_width", "mlp_depth"} <= set(e.columns):
+        return False
+    mlp = e[(e["model"] == "mlp") & (e["dataset"] == "fashion_mnist")]
+    return bool(((mlp["mlp_width"] == 400) & (mlp["mlp_depth"] == 8)).any())
+
+
 def reproduction_notes(studies: dict[str, Study]) -> str:
     """What the paper's public code does (read at commit 0931a7c of its `simplex_etf.py`)."""
     return "\n".join(
