@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nc_core.fixing.etf import ETF_KINDS
 from nc_core.study.registry import is_baseline
 from nc_core.study.summary import final_epochs
 
@@ -40,7 +41,8 @@ DEFAULT_EPS = 0.1  # the effective depth's threshold where a figure is not told 
 
 def with_arm(df: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
     """Add `method` (baseline, else `method` where a study declares what its fixed arms are
-    called, else the name of the row's policy), `arm` (baseline or the kind a fixed layer
+    called, else the name of the row's policy; "... control" for a control kind, orthogonal or
+    freeze, which is not the paper's method), `arm` (baseline or the kind a fixed layer
     becomes) and `arm_label`; blank the policy fields of baseline rows."""
     df = df.copy()
     base = is_baseline(df)
@@ -49,6 +51,8 @@ def with_arm(df: pd.DataFrame, method: str | None = None) -> pd.DataFrame:
     df.loc[static_vit, "method"] = FIXED_FROM_START
     if method is not None:
         df.loc[~base, "method"] = method
+    control = ~base & df["kind"].notna() & ~df["kind"].isin(ETF_KINDS)
+    df.loc[control, "method"] = df.loc[control, "method"] + " control"  # orthogonal, freeze
     df["arm"] = df["kind"].where(~base, "baseline")
     df["arm_label"] = df.apply(arm_label, axis=1) if len(df) else pd.Series(dtype=str)
     for col in POLICY_FIELDS:
