@@ -37,3 +37,24 @@ def test_the_per_layer_figures_are_drawn_at_an_eps_where_layers_were_fixed():
     assert eps_choice(final({0.05: [2], 0.2: [2], 0.3: [2]}), None)[0] == 0.05  # nearest of ties
     assert eps_choice(final({0.1: [0], 0.3: [0]}), None)[0] == 0.1  # none fixed: the default
     assert eps_choice(final({0.2: [0], 0.3: [0], 0.4: [0]}), None)[0] == 0.3  # else the median
+
+
+def test_counts_are_shown_as_integers_where_whole():
+    from analysis.tables.markdown import count
+    from nc_core.study.summary import summarize_final
+
+    assert (count(3.0), count(2.5), count(0.0)) == ("3", "2.5", "0")
+    last = pd.DataFrame(
+        {
+            "kind": ["a", "a", "b"],
+            "test_acc": [0.5, 0.7, 0.6],
+            "trainable_params": [10, 10, 8],
+            "layers_fixed": [3, 3, 2],
+            "seed": [0, 1, 0],
+            "status": ["ok"] * 3,
+        }
+    )
+    table = summarize_final(last, ["kind"])
+    assert table.layers_fixed.tolist() == [3, 2] and str(table.layers_fixed.dtype) == "int64"
+    split = summarize_final(last.assign(layers_fixed=[3, 2, 2]), ["kind"])
+    assert split.layers_fixed.tolist() == [2.5, 2.0]  # a mean that splits stays a mean

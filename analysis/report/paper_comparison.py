@@ -14,6 +14,7 @@ from nc_core.train.presets import PRESETS
 
 from ..loading.load import Study
 from ..tables.arms import WITHIN, baseline_of, paper_arm
+from ..tables.markdown import count
 from ..tables.stats import Estimate, Paired, verdict
 from ..tables.trials import keys_text
 from .study_scale import scale
@@ -88,7 +89,7 @@ def chosen_sentence(table: pd.DataFrame, method: str, keys: list[str]) -> str:
     base = baseline_of(table, row)
     text = (
         f"By the rule, {method} {keys_text(row, keys)}: test {_ci(row, 'test_acc')}% "
-        f"(n={int(row['n_seeds'])}), {row['layers_fixed_mean']:.1f} layers fixed, "
+        f"(n={int(row['n_seeds'])}), {count(row['layers_fixed_mean'])} layers fixed, "
         f"{row['params_reduction_pct']:.1f}% fewer trainable parameters"
     )
     if base is not None:

@@ -20,6 +20,11 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.2f}" if np.isnan(std) else f"{mean:.2f} ± {std:.2f}"
 
 
+def count(value: float) -> str:
+    """A mean count (layers fixed over seeds): "3" when whole, else one decimal, "2.5"."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
 def _cell(value) -> str:
     if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
         return "—"
@@ -67,7 +72,8 @@ def markdown(table: pd.DataFrame) -> str:
         elif col in INTEGER_COLUMNS:
             shown[INTEGER_COLUMNS[col]] = ["—" if np.isnan(v) else f"{v:,.0f}" for v in table[col]]
         elif col in DECIMAL_COLUMNS:
-            shown[DECIMAL_COLUMNS[col]] = ["—" if np.isnan(v) else f"{v:.1f}" for v in table[col]]
+            fmt = count if col == "layers_fixed_mean" else (lambda v: f"{v:.1f}")
+            shown[DECIMAL_COLUMNS[col]] = ["—" if np.isnan(v) else fmt(v) for v in table[col]]
         else:
             shown[col] = [_cell(v) for v in table[col]]
     header = "| " + " | ".join(shown) + " |"

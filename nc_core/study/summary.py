@@ -46,4 +46,6 @@ def summarize_final(last: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         .reset_index()
     )
     table["trainable_params"] = table.trainable_params.round().astype("int64")
+    if (table.layers_fixed % 1 == 0).all():  # a count: "3", not "3.0", where no mean is split
+        table["layers_fixed"] = table.layers_fixed.astype("int64")
     return table.sort_values(keys, na_position="first", kind="stable", ignore_index=True)
