@@ -189,3 +189,34 @@ def test_ctrl_c_writes_the_tables_as_incomplete_and_exits_130(tmp_path):
     assert driver.returncode == 130, output[-2000:]
     epochs, layers = read_tables(tmp_path, "eps_sweep-smoke")
     assert "incomplete" in set(epochs.status) and len(layers)
+
+
+def test_a_resume_puts_back_a_checkpoint_tune_deleted_after_its_state_was_saved(tmp_path):
+    """Tune keeps two checkpoints a trial and deletes older ones as new ones come; a driver
+    killed between a deletion and the next snapshot of the experiment state leaves a state that
+    names a deleted checkpoint, beside a newer one. The resume copies the newer one there and
+    the trial finishes, where Tune alone would fail it on every resume."""
+    from dataclasses import replace
+
+    from nc_core.tune.repair import repair_dangling_checkpoints
+
+    spec = StudySpec(
+        name="dangling", base=preset("smoke", dataset="synthetic", epochs=4), trials=({},)
+    )
+    opts = StudyOptions(
+        storage=str(tmp_path / "ray"),
+        results=str(tmp_path / "results"),
+        verbose=0,
+        checkpoint_every=1,
+        fail_at_epoch=3,
+        max_failures=0,
+    )
+    assert set(run_study(spec, opts).statuses.values()) == {"error"}
+    experiment = tmp_path / "ray" / "dangling"
+    named = Path(tune.ExperimentAnalysis(str(experiment)).trials[0].checkpoint.path)
+    newer = named.with_name(f"checkpoint_{int(named.name.split('_')[1]) + 1:06d}")
+    named.rename(newer)  # the state's checkpoint deleted, a newer one kept
+    assert repair_dangling_checkpoints(str(experiment)) == [str(named)]
+    assert (named / "state.pt").read_bytes() == (newer / "state.pt").read_bytes()
+    resumed = run_study(spec, replace(opts, fail_at_epoch=None))
+    assert set(resumed.statuses.values()) == {"ok"} and resumed.epochs.epoch.max() == 4
