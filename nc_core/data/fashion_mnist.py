@@ -17,7 +17,7 @@ import torch
 
 from nc_core.data.files import removed_on_failure, source_of, verify_once
 from nc_core.data.idx import find_files, read_idx
-from nc_core.data.registry import DataError, DataRequest, register_dataset
+from nc_core.data.registry import DataError, DataRequest, register_dataset, work_dir
 from nc_core.data.split import Split
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's `dataset-fashion-mnist`
@@ -54,7 +54,7 @@ def _candidate_dirs(root: str | os.PathLike | None) -> list[Path]:
     """Every directory looked in, in order, each base also with torchvision's layout: the
     folder the user named alone, else `./data/fashion-mnist` and then Debian's folder."""
     named = _named(root)
-    bases = [named] if named is not None else [Path.cwd() / LOCAL_DIR, DEBIAN_DIR]
+    bases = [named] if named is not None else [work_dir() / LOCAL_DIR, DEBIAN_DIR]
     return [d for base in bases for d in (base, base / TORCHVISION_SUBDIR)]
 
 
@@ -86,7 +86,7 @@ def _resolve(root: str | os.PathLike | None, download: bool) -> dict[str, Path]:
         )
     note = "download=False"
     if download:
-        dest = Path.cwd() / LOCAL_DIR
+        dest = work_dir() / LOCAL_DIR
         try:
             _download(dest)
         except (ImportError, OSError, RuntimeError) as err:  # torchvision raises RuntimeError

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nc_core.data.registry import DataError
+from nc_core.data.registry import DataError, work_dir
 
 DEFAULT_DIR = Path("data")  # relative to the working directory at call time, as torchvision's
 _VERIFIED: set[tuple] = set()  # signatures of file sets read and checked in this process
@@ -37,7 +37,7 @@ DIGEST_CHARS = 12  # hex characters of sha256 kept: a short digest, still unique
 
 def base_dir(root: Path | None) -> Path:
     """The folder looked in: `root` (the user's), else `./data` under the working directory."""
-    return Path(root) if root is not None else Path.cwd() / DEFAULT_DIR
+    return Path(root) if root is not None else work_dir() / DEFAULT_DIR
 
 
 def signature(paths: Iterable[Path]) -> tuple:

@@ -24,6 +24,9 @@ from nc_core.data.split import Split
 from nc_core.registry import Registry
 
 DATA_DIR_ENV = "NC_DATA_DIR"
+# The folder the default data paths (./data) are relative to: the working directory, or for a
+# study's trials, which Tune runs in their own folders, the driver's (set by nc_core.tune).
+WORK_DIR_ENV = "NC_WORK_DIR"
 
 
 class DataError(RuntimeError, ValueError):
@@ -104,6 +107,13 @@ def register_dataset(
 def get_dataset(name: str) -> DatasetEntry:
     """The registered dataset `name` (ValueError naming the known ones otherwise)."""
     return DATASETS.get(name)
+
+
+def work_dir() -> Path:
+    """Where `./data` is: $NC_WORK_DIR (a study's trials: the driver's working directory), else
+    the working directory."""
+    value = os.environ.get(WORK_DIR_ENV)
+    return Path(value) if value else Path.cwd()
 
 
 def data_root() -> Path | None:

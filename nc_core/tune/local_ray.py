@@ -8,6 +8,7 @@ from pathlib import Path
 
 import ray
 
+from nc_core.data.registry import DATA_DIR_ENV, WORK_DIR_ENV, work_dir
 from nc_core.study.spec import StudyOptions
 
 
@@ -15,12 +16,12 @@ def init_ray(opts: StudyOptions) -> bool:
     """Start or join Ray unless this process already did; True when this call started it."""
     if ray.is_initialized():
         return False
-    # Trials find their data where the driver checked it: in the driver's working directory
-    # (Tune would otherwise move each trial into its own folder, where ./data is not), and in
-    # the driver's NC_DATA_DIR, made absolute.
-    env = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}
-    if os.environ.get("NC_DATA_DIR"):
-        env["NC_DATA_DIR"] = str(Path(os.environ["NC_DATA_DIR"]).absolute())
+    # Trials find their data where the driver checked it, although Tune runs each in its own
+    # folder: ./data of the driver's working directory (NC_WORK_DIR, `work_dir`), and the
+    # driver's NC_DATA_DIR, made absolute.
+    env = {WORK_DIR_ENV: str(work_dir().absolute())}
+    if os.environ.get(DATA_DIR_ENV):
+        env[DATA_DIR_ENV] = str(Path(os.environ[DATA_DIR_ENV]).absolute())
     runtime_env = {"env_vars": env}
     level = logging.INFO if opts.verbose == 2 else logging.WARNING  # Ray's own INFO lines
     if opts.local:
