@@ -20,7 +20,7 @@ class Split:
     x: torch.Tensor  # (N, 1, 28, 28) float32 in [0, 1] for images; (N, D) for synthetic
     y: torch.Tensor  # (N,) int64
     # The files the dataset was read from (both splits'), for the run's data trace
-    # (`nc_core.data.trace`); empty for generated data.
+    # (`nc_core.data.files.data_trace`); empty for generated data.
     source: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

@@ -224,9 +224,8 @@ def to_frames(
     status: str = "ok",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(epochs, layers) tables of one run; config fields become columns of both (null where
-    they mean nothing: `blank_unused`). `study`,
-    `trial_id` and `trial_name` (its readable name, `eps0.1-rotated-s0`) identify a study's
-    trial; a single run leaves them empty."""
+    they mean nothing: `blank_unused`). `study`, `trial_id` and `trial_name` (its readable
+    name, `eps0.1-rotated-s0`) identify a study's trial; a single run leaves them empty."""
     config = cfg.to_dict()
     ident = {"study": study, "trial_id": trial_id, "trial_name": trial_name, "status": status}
     epoch_rows, layer_rows = [], []
