@@ -218,9 +218,7 @@ def check_claim(spec: StudySpec, path: str) -> None:
     theirs = read_marker(path)
     if theirs is None:
         return
-    theirs.pop(STUDY_KEY, None)  # what kind of study it is: drawn by, not identified by
-    theirs.pop(UID_KEY, None)
-    conflicts = export_conflicts(theirs, spec.describe())
+    conflicts = study_conflicts(theirs, spec)
     if conflicts:
         raise StudyRefused(
             f"--name {spec.name}: {path} holds a different study: {'; '.join(conflicts)}. "
@@ -297,10 +295,12 @@ def _trials_text(stored: list[dict], asked: list[dict]) -> str:
     return out
 
 
-def export_conflicts(stored: dict, asked: dict) -> list[str]:
-    """Each setting in which the description `asked` differs from `stored` (both of the form of
-    `StudySpec.describe()`), as "SETTING stored X, asked Y"."""
-    stored, asked = comparable(stored), comparable(asked)
+def study_conflicts(stored: dict, spec: StudySpec) -> list[str]:
+    """Each setting in which `spec` differs from the stored study file `stored`, as "SETTING
+    stored X, asked Y". What kind of study it is (`STUDY_KEY`) and its id (`UID_KEY`) are not
+    compared: a study is drawn by its kind, not identified by it."""
+    stored = {k: v for k, v in stored.items() if k not in (STUDY_KEY, UID_KEY)}
+    stored, asked = comparable(stored), comparable(spec.describe())
     out = []
     base_s, base_a = stored.get("base", {}), asked.get("base", {})
     for key in sorted(set(base_s) | set(base_a)):
@@ -334,9 +334,7 @@ def check_export(spec: StudySpec, opts: StudyOptions) -> None:
         raise _no_stored_study(spec.name, path)
     _check_results(spec, opts)
     if stored is not None:
-        stored.pop(STUDY_KEY, None)
-        stored.pop(UID_KEY, None)
-        conflicts = export_conflicts(stored, spec.describe())
+        conflicts = study_conflicts(stored, spec)
         if conflicts:
             raise StudyRefused(
                 f"--export-only: the options contradict the stored study {spec.name} "
