@@ -1,8 +1,8 @@
 """Before a resume: no unfinished trial may point at a checkpoint Tune has already deleted.
 
-With `CheckpointConfig(num_to_keep=...)` Tune deletes a trial's older checkpoints as new ones
-arrive. A driver killed after such a deletion but before its next experiment-state snapshot
-reached storage leaves a state that names the deleted folder, and every resume of that trial
+Older checkpoints are deleted as new ones arrive (`nc_core.tune.prune`; in studies stored
+before that, by Tune's own `num_to_keep`). A driver killed after such a deletion but before its
+next experiment-state snapshot reached storage leaves a state that names the deleted folder, and every resume of that trial
 then fails ("Could not recover from checkpoint as it does not exist on storage anymore") although
 newer checkpoints sit beside it. `repair_dangling_checkpoints` puts the trial's newest complete
 checkpoint (one holding both files of `nc_core.study.results`) at the path the state names.

@@ -43,6 +43,7 @@ from nc_core.study.trial import trial_name
 from nc_core.tune.console import console, progress_reporter, trial_lines, tune_verbosity
 from nc_core.tune.export import ReportLog, export, set_aside_unreadable_state, stop_problems
 from nc_core.tune.local_ray import init_ray
+from nc_core.tune.prune import PruneCheckpoints
 from nc_core.tune.repair import repair_dangling_checkpoints
 from nc_core.tune.search import param_space, tune_config
 from nc_core.tune.storage import atomic_filesystem, remove_partial_files
@@ -72,8 +73,8 @@ def _run(spec: StudySpec, opts: StudyOptions, local: Path | None) -> StudyResult
         remove_partial_files(local / spec.name)  # of a driver killed while writing
         fs = atomic_filesystem()
         set_aside_unreadable_state(spec, local / spec.name)
-    # With num_to_keep, Tune snapshots the experiment whenever checkpoints are deleted (so a
-    # resume never points at a deleted one); with short epochs it warns about that, needlessly.
+    # Tune snapshots the experiment often (a resume must not point at a deleted checkpoint);
+    # with short epochs it warns about that, needlessly.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     interrupted, started, stopped_by = False, False, None
     log = ReportLog()
@@ -115,16 +116,17 @@ def _run(spec: StudySpec, opts: StudyOptions, local: Path | None) -> StudyResult
                     storage_path=storage_uri(opts),
                     storage_filesystem=fs,
                     failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=None),  # PruneCheckpoints
                     verbose=tune_verbosity(opts.verbose),
                     callbacks=trial_lines(opts.verbose, _trial_count(spec)),
                     progress_reporter=progress_reporter(spec),
                 ),
             )
-        # A restored Tuner runs the callbacks pickled with it (tuner.pkl); this run's log joins
+        # A restored Tuner runs the callbacks pickled with it (tuner.pkl); this run's log and the
+        # pruning (also for a study stored before Tune stopped deleting checkpoints itself) join
         # them on the Tuner's own run config, there being no public way to add one.
         config = tuner._local_tuner._run_config  # noqa: SLF001
-        config.callbacks = [*(config.callbacks or []), log]
+        config.callbacks = [*(config.callbacks or []), log, PruneCheckpoints()]
         with console(opts.verbose):
             try:
                 tuner.fit()  # the first Ctrl-C makes Tune stop the trials and return
