@@ -19,6 +19,7 @@ import json
 
 import pyarrow.fs
 from ray import tune
+from ray.tune.experiment import Trial
 
 from nc_core.study.results import META_FILE, STATE_FILE
 
@@ -72,6 +73,14 @@ class PruneCheckpoints(tune.Callback):
     def __init__(self, keep: int = KEEP):
         self.keep = keep
 
-    def on_checkpoint(self, iteration, trials, trial, checkpoint, **info) -> None:
+    def on_checkpoint(
+        self,
+        iteration: int,
+        trials: list[Trial],
+        trial: Trial,
+        checkpoint: tune.Checkpoint,
+        **info: object,
+    ) -> None:
+        """Tune's hook, run in the driver once `trial` has reported `checkpoint`."""
         path = checkpoint.path.rstrip("/")
         prune_checkpoints(checkpoint.filesystem, path.rsplit("/", 1)[0], self.keep, spare=path)

@@ -49,6 +49,8 @@ from nc_core.tune.search import param_space, tune_config
 from nc_core.tune.storage import atomic_filesystem, remove_partial_files
 from nc_core.tune.trainable import trainable
 
+SNAPSHOT_S = 2  # seconds between experiment-state snapshots (TUNE_GLOBAL_CHECKPOINT_S overrides)
+
 
 def run_study(spec: StudySpec, opts: StudyOptions) -> StudyResult:
     """Run (or resume) the study, then export its (epochs, layers) tables.
@@ -73,8 +75,11 @@ def _run(spec: StudySpec, opts: StudyOptions, local: Path | None) -> StudyResult
         remove_partial_files(local / spec.name)  # of a driver killed while writing
         fs = atomic_filesystem()
         set_aside_unreadable_state(spec, local / spec.name)
-    # Tune snapshots the experiment often (a resume must not point at a deleted checkpoint);
-    # with short epochs it warns about that, needlessly.
+    # The experiment state (which trials finished, each one's checkpoint) is what a resume
+    # starts from, so it is snapshot every SNAPSHOT_S seconds: Tune's own "auto" period grows
+    # to 10 s and more, and a driver killed then reruns trials that had finished. With short
+    # epochs Tune warns about snapshots this frequent, needlessly.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", str(SNAPSHOT_S))
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     interrupted, started, stopped_by = False, False, None
     log = ReportLog()
