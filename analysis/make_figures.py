@@ -180,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                 "controls",
                 "Final test accuracy against layers fixed for each kind, the ETF kinds beside "
                 "the random-isometry and freeze-in-place controls, with each setup's baseline "
-                "as a band, one panel per reading of the rule (mode); only cells where layers "
-                "were fixed are drawn.",
+                "as a horizontal line (its 95% CI a band where it has 2 or more seeds), one "
+                "panel per reading of the rule (mode); only cells where layers were fixed are "
+                "drawn, a count alone as a marker.",
                 draw_controls,
             )
             drawn_controls.append(render(job, out, args.pdf))

@@ -32,9 +32,11 @@ def _runs(xs: list[int]) -> list[list[int]]:
 
 def controls(table: pd.DataFrame):
     """Final test accuracy against layers fixed, one line per kind (every kind of
-    nc_core.fixing.etf.FIXED_KINDS, said "not run" where a study has none), mean ± 95% CI; the
-    baseline is a horizontal band, not a cell. Cells with 0 layers fixed are left out, and no
-    line joins counts with none between them. One panel per (study, setup).
+    nc_core.fixing.etf.FIXED_KINDS, said "not run" in the panel where a study has none; the
+    legend names only the kinds drawn), mean ± 95% CI where a cell has 2 or more trials; the
+    baseline is a horizontal line (its CI a band where n >= 2), not a cell. Cells with 0 layers
+    fixed are left out, no line joins counts with none between them, and a count alone is a
+    marker, not a line. One panel per (study, setup).
 
     `table` is `analysis.tables.controls`.
     """
@@ -61,11 +63,16 @@ def controls(table: pd.DataFrame):
     kinds = list(FIXED_KINDS) + sorted(set(table["arm"]) - set(FIXED_KINDS) - {"baseline"})
     dodge = {k: (i - (len(kinds) - 1) / 2) * 0.07 for i, k in enumerate(kinds)}
     missing_all = []
+    drawn: dict[str, bool] = {}  # kind -> whether a line (2 counts or more) was drawn
+    base_band = base_line = cis = False
+    base_lines = []
     for ax, (key, g) in zip(axes, panels, strict=True):
         base = g[g["arm"] == "baseline"]
         for r in base.itertuples():
-            ax.axhline(r.test_acc_mean, color=style.color("baseline"), lw=1.2)
+            base_lines.append(ax.axhline(r.test_acc_mean, color=style.color("baseline"), lw=1.2))
+            base_line = True
             if not np.isnan(r.test_acc_ci95):
+                base_band = True
                 ax.axhspan(
                     max(r.test_acc_mean - r.test_acc_ci95, 0),
                     min(r.test_acc_mean + r.test_acc_ci95, 100),
@@ -82,14 +89,19 @@ def controls(table: pd.DataFrame):
                 continue
             by = {int(r.layers_fixed): r for r in a.itertuples()}
             for k, run in enumerate(_runs(sorted(by))):
+                ci = [by[x].test_acc_ci95 for x in run]
+                has_ci = not np.isnan(np.asarray(ci, float)).all()
+                cis |= has_ci
+                drawn[kind] = drawn.get(kind, False) or len(run) > 1
                 ax.errorbar(
                     [x + dodge[kind] for x in run],
                     [by[x].test_acc_mean for x in run],
-                    yerr=style.pct_bars(
-                        [by[x].test_acc_mean for x in run], [by[x].test_acc_ci95 for x in run]
+                    yerr=(
+                        style.pct_bars([by[x].test_acc_mean for x in run], ci) if has_ci else None
                     ),
                     color=style.color(kind),
                     marker=style.marker(kind),
+                    ls="-" if len(run) > 1 else "none",
                     ms=5,
                     capsize=2,
                     lw=1.2,
@@ -116,12 +128,25 @@ def controls(table: pd.DataFrame):
             missing_all.append(f"{study}{f' ({extra})' if extra else ''}: {', '.join(missing)}")
     axes[0].set_ylabel("final test accuracy (%)")
     handles = [
-        plt.Line2D([], [], color=style.color(k), marker=style.marker(k), label=style.label(k))
+        plt.Line2D(
+            [],
+            [],
+            color=style.color(k),
+            marker=style.marker(k),
+            ls="-" if drawn[k] else "none",
+            label=style.label(k),
+        )
         for k in kinds
-    ] + [plt.Line2D([], [], color=style.color("baseline"), label="baseline (band: 95% CI)")]
+        if k in drawn
+    ]
+    if base_line:
+        base_label = "baseline" + (" (band: 95% CI)" if base_band else "")
+        for line in base_lines:
+            line.set_label(base_label)
+        handles.append(plt.Line2D([], [], color=style.color("baseline"), label=base_label))
+    spread = "mean ± 95% CI over trials" if cis or base_band else "one trial per cell"
     fig.suptitle(
-        "Every kind at equal layers fixed (mean ± 95% CI over trials; 0-fixed cells left out)",
-        fontsize=11,
+        f"Every kind at equal layers fixed ({spread}; 0-fixed cells left out)", fontsize=11
     )
     fig.tight_layout()
     fig.legend(
@@ -131,7 +156,11 @@ def controls(table: pd.DataFrame):
         ncol=len(handles),
         frameon=False,
     )
-    note = "Points are means per cell (95% CI over trials), not paired comparisons."
+    note = (
+        "Points are means per cell"
+        + (" (95% CI over trials where n >= 2)" if cis or base_band else " (one trial each)")
+        + ", not paired comparisons."
+    )
     if missing_all:
         note += " Kinds not run: " + "; ".join(missing_all) + "."
     return fig, note

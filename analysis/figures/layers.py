@@ -106,6 +106,23 @@ def _median_name(depths: pd.Series, names: dict[int, str]) -> str:
     return f"{where} (median of {len(known)} of {len(depths)} trials)"
 
 
+def heatmap_shows(shown) -> str:
+    """The heat map's caption: how many panels it has and what each is (`shown` as given to
+    `ncc_heatmap`), then how to read the lines and marks."""
+    what = (
+        f"one trial ({shown[0][1]})"
+        if len(shown) == 1
+        else f"{len(shown)} trials, one panel each ({'; '.join(t for _, t in shown)})"
+    )
+    return (
+        f"Train NCC accuracy of every layer at every epoch for {what}; the solid white line is "
+        "the ε-effective depth (the lowest layer with train NCC error <= eps, Galanti, Galanti & "
+        "Ben-Shaul 2022), the dashed one the first layer of the collapsed suffix (every layer "
+        "from it to the output <= eps; this project's definition, which mode=beyond fixes), each "
+        "drawn where it exists, and a red x marks a fixed layer."
+    )
+
+
 def ncc_heatmap(study: Study, shown, *, eps: float):
     """Train NCC accuracy (%) layer x epoch, one panel per trial; solid white line: the
     ε-effective depth at `eps` (the lowest layer with train NCC error <= eps), dashed white line:
@@ -120,10 +137,8 @@ def ncc_heatmap(study: Study, shown, *, eps: float):
     if any(t.empty for t in tables):
         raise style.NothingToDraw(f"{study.name}: no layer measurements for the chosen trials")
     vmin = min(100 * t["train_ncc_acc"].min() for t in tables)
-    fig, axes = plt.subplots(
-        1, len(shown), figsize=(5.5 * len(shown), 3.8), sharey=True, squeeze=False
-    )
-    axes = axes[0]
+    ncols = min(len(shown), 3)
+    fig, axes = style.grid(len(shown), ncols=ncols, size=(5.0, 3.6), sharey=True)
     sentences = []
     for ax, (_, title), layers in zip(axes, shown, tables, strict=True):
         grid = layers.pivot_table(index="layer_index", columns="epoch", values="train_ncc_acc")
@@ -146,6 +161,8 @@ def ncc_heatmap(study: Study, shown, *, eps: float):
             (depth, "-", "o", 0.0, f"ε-effective depth (lowest layer <= eps={eps:g})"),
             (suffix, "--", "s", 0.15, f"collapsed suffix: first layer (eps={eps:g})"),
         ):
+            if values.isna().all():  # none at any epoch: nothing to draw, nothing to name
+                continue
             ax.plot(
                 [col[e] for e in values.index],
                 [np.nan if np.isnan(d) else row.get(int(d), np.nan) + shift for d in values],
@@ -178,8 +195,7 @@ def ncc_heatmap(study: Study, shown, *, eps: float):
         names = layer_names(layers)
         ax.set_yticks(range(len(grid.index)), [names[i] for i in grid.index])
         ax.set_xlabel("epoch")
-        ax.set_title(title)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
+        ax.set_title(title, fontsize=9)
         ax.grid(False)
         parts = []
         for what, values in (("ε-effective depth", depth), ("collapsed suffix from", suffix)):
@@ -191,6 +207,9 @@ def ncc_heatmap(study: Study, shown, *, eps: float):
                 else f"{what} {NONE} at every epoch"
             )
         sentences.append(f"{title} (eps={eps:g}): " + ", ".join(parts))
-    axes[0].set_ylabel("layer")
+    for ax in axes[::ncols]:
+        ax.set_ylabel("layer")
+    fig.tight_layout()
     fig.colorbar(image, ax=list(axes), label="train NCC accuracy (%)", fraction=0.04, pad=0.02)
+    style.figure_legend(fig, axes, ncol=3)
     return fig, "; ".join(sentences) + "."

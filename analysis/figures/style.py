@@ -1,6 +1,7 @@
 """One look for every figure: the colour of each arm (the baseline and every kind of
-`nc_core.fixing.etf.FIXED_KINDS`), labels with units, integer epoch ticks, accuracy error bars that
-stay within 0 and 100, and the Agg backend (figures are files, never windows)."""
+`nc_core.fixing.etf.FIXED_KINDS`), labels with units, integer epoch ticks, log axes read as plain
+numbers, small offsets that keep coinciding arms apart, accuracy error bars that stay within 0
+and 100, and the Agg backend (figures are files, never windows)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogFormatter, MaxNLocator  # noqa: E402
 
 from nc_core.fixing.etf import FIXED_KINDS  # noqa: E402
 
@@ -71,6 +72,44 @@ def epoch_axis(ax) -> None:
     ax.set_xlabel("epoch")
 
 
+class PlainLogFormatter(LogFormatter):
+    """Log-axis tick labels as plain numbers ("0.2", "3", "100"), never "2×10⁻¹"."""
+
+    def _num_to_string(self, x, vmin, vmax):
+        return f"{x:.3g}"
+
+
+def log_axis(ax, axis: str = "y") -> None:
+    """A log scale whose ticks read as plain numbers; within a decade the 2s and 5s are named."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+    target.set_major_formatter(PlainLogFormatter())
+    target.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+
+
+def offsets(n: int, *, width: float = 0.24) -> list[float]:
+    """Horizontal offsets for `n` arms drawn on one integer axis (layers, epochs), centred on 0
+    and `width` wide in all, so that arms whose values coincide stay side by side."""
+    if n <= 1:
+        return [0.0] * n
+    step = min(width / (n - 1), 0.08)
+    return [(k - (n - 1) / 2) * step for k in range(n)]
+
+
+def drawn_legend_entries(axes, proxies: dict[str, object] | None = None):
+    """(handles, labels) of every label some artist of `axes` carries, once each, in drawing
+    order; a label in `proxies` is shown with that neutral handle instead of the artist (e.g. a
+    grey dashed line for "layer fixed", whatever the colour of the first fixed layer drawn) and
+    comes after the others. A legend built from it names only what was drawn."""
+    proxies = proxies or {}
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(text, proxies.get(text, handle))
+    labels = sorted(seen, key=lambda t: t in proxies)  # the arms or layers first, then the keys
+    return [seen[t] for t in labels], labels
+
+
 def color(arm: str) -> str:
     return COLORS.get(arm, OTHER)
 
@@ -126,15 +165,12 @@ def layer_axis(ax, names: dict[int, str], *, axis: str = "x") -> None:
 
 def figure_legend(fig, axes, *, ncol: int = 3) -> None:
     """One legend below all panels with every distinct label any panel drew."""
-    seen: dict[str, object] = {}
-    for ax in axes:
-        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
-            seen.setdefault(text, handle)
+    handles, labels = drawn_legend_entries(axes)
     fig.legend(
-        list(seen.values()),
-        list(seen),
+        handles,
+        labels,
         loc="upper center",
         bbox_to_anchor=(0.5, 0.0),
-        ncol=min(ncol, len(seen)),
+        ncol=max(1, min(ncol, len(labels))),
         frameon=False,
     )

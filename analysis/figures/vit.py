@@ -56,7 +56,16 @@ def vit_profile(study: Study):
         fixed = (per["fixed"].mean() >= 0.5).reindex(y.index, fill_value=False)
         ax.plot(y.index, y.where(~fixed), ls=ls, color=colour, marker=mk, ms=4, label=label)
         if fixed.any():
-            ax.plot(y.index[fixed], y[fixed], "none", color=colour, marker=mk, ms=6, mfc="white")
+            ax.plot(
+                y.index[fixed],
+                y[fixed],
+                "none",
+                color=colour,
+                marker=mk,
+                ms=6,
+                mfc="white",
+                label="block with fixed feedforward linears",
+            )
 
     for j, lin in enumerate(linears):
         for i, (column, label, scale) in enumerate(PROFILE):
@@ -85,7 +94,7 @@ def vit_profile(study: Study):
                     label=f"{b}, {kind} (n={len(g)})",
                 )
             if column == "nc1":
-                ax.set_yscale("log")
+                style.log_axis(ax)
             if j == 0:
                 ax.set_ylabel(label)
             if i == 0:
@@ -93,16 +102,15 @@ def vit_profile(study: Study):
             if i == len(PROFILE) - 1:
                 style.layer_axis(ax, names)
                 ax.set_xlabel("block")
-    seen: dict[str, object] = {}
-    for ax in axes.ravel():
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            seen.setdefault(lab, h)
-    hollow = plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none")
+    hollow = "block with fixed feedforward linears"
+    handles, labels = style.drawn_legend_entries(
+        axes.ravel(), {hollow: plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none")}
+    )
     fig.suptitle(f"{study.name}: NCC and NC1 per block at the last epoch", fontsize=11)
     fig.tight_layout()
     fig.legend(
-        [*seen.values(), hollow],
-        [*seen, "block with fixed feedforward linears"],
+        handles,
+        labels,
         loc="upper center",
         bbox_to_anchor=(0.5, 0.0),
         ncol=3,
@@ -170,8 +178,9 @@ def vit_accuracy(study: Study):
     for ax in fig.axes:
         if ax.get_xlabel():
             ax.set_xlabel("blocks with fixed feedforward linears")
+    spread = "mean ± 95% CI" if table["test_acc_ci95"].notna().any() else "one trial each"
     fig.suptitle(
-        f"{study.name}: test accuracy against blocks fixed (mean ± 95% CI; band: baseline)",
+        f"{study.name}: test accuracy against blocks fixed ({spread}; line: baseline)",
         fontsize=11,
     )
     return fig, note

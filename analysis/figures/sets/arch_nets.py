@@ -85,6 +85,7 @@ def network_profiles(study: Study, dataset: str):
                         ms=6,
                         mfc="white",
                         color=style.color(arm),
+                        label="fixed layer",
                     )
             if arm == "baseline":
                 ncc = 100 * mean["train_ncc_acc"]
@@ -96,26 +97,25 @@ def network_profiles(study: Study, dataset: str):
         for i, (_, label, scale) in enumerate(PROFILE):
             ax = axes[i, j]
             if scale == "log":
-                ax.set_yscale("log")
+                style.log_axis(ax)
             if j == 0:
                 ax.set_ylabel(label)
             if i == 0:
                 ax.set_title(net)
             style.layer_axis(ax, names)
         axes[-1, j].set_xlabel("layer (input to output)")
-    seen: dict[str, object] = {}
-    for ax in axes.ravel():
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            seen.setdefault(lab, h)
-    hollow = plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none")
+    handles, labels = style.drawn_legend_entries(
+        axes.ravel(),
+        {"fixed layer": plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none")},
+    )
     fig.suptitle(f"{study.name}: {dataset}, measures by layer at the last epoch", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     fig.legend(
-        [*seen.values(), hollow],
-        [*seen, "fixed layer"],
+        handles,
+        labels,
         loc="upper center",
         bbox_to_anchor=(0.5, 0.0),
-        ncol=min(len(seen) + 1, 5),
+        ncol=min(len(labels), 5),
         frameon=False,
     )
     return fig, "; ".join(notes) + "." if notes else "No baseline on this dataset."

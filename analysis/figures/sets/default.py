@@ -10,7 +10,9 @@ import pandas as pd
 from ...loading.load import Study
 from ...tables.arms import study_keys
 from ...tables.trials import eps_choice, keys_text, ok_final, trial_ids
-from ..collapse import COLLAPSE, collapse_over_epochs, depth_profiles
+from ..classifier import SHOWS as CLASSIFIER_SHOWS
+from ..classifier import classifier_over_epochs
+from ..collapse import COLLAPSE, SYMBOLS, collapse_over_epochs, depth_profiles
 from ..jobs import Job
 from ..tradeoff import tradeoff
 from ..training import training_curves
@@ -58,7 +60,7 @@ def default_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             f"{name}_collapse_epochs",
             "Each column is an arm, each line a layer: NCC accuracy rising and NC1 and CDNV "
             "falling with depth and epoch is neural collapse, and a dashed tail marks a layer "
-            "fixed.",
+            "fixed. " + SYMBOLS,
             lambda: collapse_over_epochs(
                 study.layers,
                 [(t, ids) for t, _, ids in arms],
@@ -72,12 +74,21 @@ def default_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             "Final-epoch profiles against depth for the baseline and each arm; hollow markers "
             "are fixed layers, and the dotted line is the ε-effective depth (the lowest layer "
             "with train NCC error <= eps, Galanti, Galanti & Ben-Shaul 2022) where it is "
-            f"defined. eps={eps:g}: {why} (make_figures --eps picks another).",
+            "defined; arms are drawn a little apart at each layer so that equal values stay "
+            f"visible. {SYMBOLS} eps={eps:g}: {why} (make_figures --eps picks another).",
             lambda: depth_profiles(
                 study.layers,
                 arms,
                 eps=eps,
                 title=f"{name}: measures by layer at the last epoch, eps={eps:g}",
+            ),
+        ),
+        Job(
+            f"{name}: NC3 and NC4 of the classifier over epochs",
+            f"{name}_classifier_epochs",
+            CLASSIFIER_SHOWS,
+            lambda: classifier_over_epochs(
+                study.layers, arms, title=f"{name}: NC3 and NC4 of the classifier over epochs"
             ),
         ),
         Job(

@@ -13,9 +13,11 @@ from nc_core.fixing.policy import MODES
 
 from ...loading.load import Study
 from ...tables.trials import eps_choice, ok_final, trial_ids
-from ..collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
+from ..classifier import SHOWS as CLASSIFIER_SHOWS
+from ..classifier import classifier_over_epochs
+from ..collapse import COLLAPSE, GEOMETRY, SYMBOLS, collapse_over_epochs, depth_profiles
 from ..jobs import Job
-from ..layers import ncc_heatmap
+from ..layers import heatmap_shows, ncc_heatmap
 from ..tradeoff import tradeoff
 from ..training import training_curves
 
@@ -42,7 +44,7 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
     base_ids = arms[0][2] if arms and arms[0][1] == "baseline" else []
     fixed_arms = [a for a in arms if a[1] != "baseline"]
     name = study.name
-    heat = [(ids[0], f"{label}, first seed") for label, _, ids in arms[:2]]
+    heat = [(ids[0], f"{label}, first seed") for label, _, ids in arms]
     return [
         Job(
             f"{name}: collapse per layer over epochs (eps={eps:g})",
@@ -50,7 +52,7 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             "Each column is an arm (the baseline and each mode and kind at this eps), each line a "
             "layer: "
             "NCC accuracy rising and NC1 and CDNV falling with depth and epoch is neural "
-            "collapse, and a dashed tail marks a layer fixed." + at,
+            "collapse, and a dashed tail marks a layer fixed. " + SYMBOLS + at,
             lambda: collapse_over_epochs(
                 study.layers,
                 [(t, ids) for t, _, ids in arms],
@@ -61,9 +63,12 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
         Job(
             f"{name}: class-mean geometry per layer over epochs (eps={eps:g})",
             f"{name}_geometry_epochs",
-            "The NC2 measures (equinorm, equiangle, distance to a simplex ETF) and the rank of "
-            "the class means per layer over epochs; all fall towards 0 (rank towards K-1) as "
-            "the means approach a simplex ETF." + at,
+            "The NC2 measures (equinorm: the coefficient of variation of the class-mean norms; "
+            "equiangle: the mean |cos + 1/(K−1)| over pairs of centred means; the distance of "
+            "their Gram to a simplex ETF's) and the effective rank of the centred class means "
+            "(Roy & Vetterli 2007; the numerical rank, at most K−1, is in the layers table) per "
+            "layer over epochs; the NC2 measures fall towards 0 as the means approach a simplex "
+            "ETF." + at,
             lambda: collapse_over_epochs(
                 study.layers,
                 [(t, ids) for t, _, ids in arms],
@@ -77,7 +82,9 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             "Final-epoch profiles against depth (NCC, the linear probe, NC1 ...) for the baseline "
             "and each mode and kind; hollow markers are fixed layers, whose NCC and NC1 repeat "
             "their input's; the dotted line is the ε-effective depth (Galanti, Galanti & "
-            "Ben-Shaul 2022: the lowest layer with train NCC error <= eps) where it is defined."
+            "Ben-Shaul 2022: the lowest layer with train NCC error <= eps) where it is defined; "
+            "arms are drawn a little apart at each layer so that equal values stay visible. "
+            + SYMBOLS
             + at,
             lambda: depth_profiles(
                 study.layers,
@@ -90,19 +97,25 @@ def eps_arms_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             f"{name}: training curves (eps={eps:g})",
             f"{name}_training",
             "Accuracy and trainable parameters per epoch for each mode and kind beside the "
-            "baseline; "
-            "each dotted line is the epoch at whose end a layer was fixed.",
+            "baseline (the wide faint line beneath); each dotted line is the epoch at whose end "
+            "a layer was fixed." + at,
             lambda: training_curves(study, fixed_arms, base_ids),
         ),
         Job(
             f"{name}: train NCC accuracy, layer x epoch (eps={eps:g})",
             f"{name}_ncc_heatmap",
-            "Train NCC accuracy of every layer at every epoch for one trial of each arm; the "
-            "solid white line is the ε-effective depth (the lowest layer with train NCC error "
-            "<= eps, Galanti, Galanti & Ben-Shaul 2022), the dashed one the first layer of the "
-            "collapsed suffix (every layer from it to the output <= eps; this project's "
-            "definition, which mode=beyond fixes), and x marks a fixed layer.",
+            heatmap_shows(heat) + at,
             lambda: ncc_heatmap(study, heat, eps=eps),
+        ),
+        Job(
+            f"{name}: NC3 and NC4 of the classifier over epochs (eps={eps:g})",
+            f"{name}_classifier_epochs",
+            CLASSIFIER_SHOWS + at,
+            lambda: classifier_over_epochs(
+                study.layers,
+                arms,
+                title=f"{name}: NC3 and NC4 of the classifier over epochs, eps={eps:g}",
+            ),
         ),
         Job(
             f"{name}: test accuracy against trainable parameters",

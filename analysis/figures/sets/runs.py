@@ -7,9 +7,9 @@ from nc_core.study.summary import final_epochs
 
 from ...loading.load import Study
 from ...tables.trials import DEFAULT_EPS, ok_final, with_arm
-from ..collapse import COLLAPSE, GEOMETRY, collapse_over_epochs, depth_profiles
+from ..collapse import COLLAPSE, GEOMETRY, SYMBOLS, collapse_over_epochs, depth_profiles
 from ..jobs import Job
-from ..layers import ncc_heatmap
+from ..layers import heatmap_shows, ncc_heatmap
 from ..training import training_curves
 
 
@@ -25,6 +25,7 @@ def run_jobs(study: Study, eps_arg: float | None) -> list[Job]:
     )
     arms = [(r.arm_label, r.arm, [r.trial_id]) for r in final.itertuples()][:6]
     name = study.name
+    heat = [(ids[0], t) for t, _, ids in arms]
     return [
         Job(
             f"{name}: training curves and fixing events",
@@ -36,7 +37,7 @@ def run_jobs(study: Study, eps_arg: float | None) -> list[Job]:
         Job(
             f"{name}: collapse per layer over epochs",
             f"{name}_collapse_epochs",
-            "Every measure per layer over epochs; a dashed tail marks a fixed layer.",
+            "Every measure per layer over epochs; a dashed tail marks a fixed layer. " + SYMBOLS,
             lambda: collapse_over_epochs(
                 study.layers,
                 [(t, ids) for t, _, ids in arms],
@@ -48,16 +49,13 @@ def run_jobs(study: Study, eps_arg: float | None) -> list[Job]:
             f"{name}: every measure by layer at the last epoch (eps={eps:g})",
             f"{name}_depth_profile",
             "Final-epoch profiles against depth; hollow markers are fixed layers, the dotted "
-            "line the ε-effective depth (the lowest layer with train NCC error <= eps).",
+            "line the ε-effective depth (the lowest layer with train NCC error <= eps). " + SYMBOLS,
             lambda: depth_profiles(study.layers, arms, eps=eps),
         ),
         Job(
             f"{name}: train NCC accuracy, layer x epoch (eps={eps:g})",
             f"{name}_ncc_heatmap",
-            "Train NCC accuracy of every layer at every epoch; the solid white line is the "
-            "ε-effective depth (the lowest layer with train NCC error <= eps), the dashed one the "
-            "first layer of the collapsed suffix (every layer from it on <= eps), and x marks a "
-            "fixed layer.",
-            lambda: ncc_heatmap(study, [(ids[0], t) for t, _, ids in arms[:2]], eps=eps),
+            heatmap_shows(heat),
+            lambda: ncc_heatmap(study, heat, eps=eps),
         ),
     ]
