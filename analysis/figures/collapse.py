@@ -317,6 +317,7 @@ def depth_profiles(layers: pd.DataFrame, arms, *, eps: float, measures=MEASURES,
         {
             FIXED_LAYER: plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none"),
             depth_label: plt.Line2D([], [], color="grey", ls=":"),
+            accuracy_line: plt.Line2D([], [], color="grey", ls="-.", lw=0.8),
         },
     )
     fig.legend(
