@@ -9,8 +9,8 @@ callback prunes them by what is on storage: after each new checkpoint of a trial
 `checkpoint_*` folder of that trial except the `keep` newest complete ones (both files of
 `nc_core.study.results`, ordered by the epoch they hold) is deleted, as are incomplete folders
 named before the last complete one. An incomplete folder named after every complete one may
-still be being written, and the checkpoint just reported is always kept. It works on any pyarrow filesystem (local disk,
-S3).
+still be being written, and the checkpoint just reported is always kept. It works on any
+pyarrow filesystem (local disk, S3).
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def prune_checkpoints(
     doomed = [
         f
         for i, f in enumerate(folders)
-        if f not in kept and f.rstrip("/") != spare.rstrip("/") and (epochs[f] is not None or i < last)
+        if f not in kept
+        and f.rstrip("/") != spare.rstrip("/")
+        and (epochs[f] is not None or i < last)
     ]
     for f in doomed:
         try:
@@ -68,7 +70,7 @@ def prune_checkpoints(
 
 
 class PruneCheckpoints(tune.Callback):
-    """After each checkpoint a trial reports, prune that trial's older ones (`prune_checkpoints`)."""
+    """After each checkpoint a trial reports, prune its older ones (`prune_checkpoints`)."""
 
     def __init__(self, keep: int = KEEP):
         self.keep = keep

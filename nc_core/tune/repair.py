@@ -2,10 +2,11 @@
 
 Older checkpoints are deleted as new ones arrive (`nc_core.tune.prune`; in studies stored
 before that, by Tune's own `num_to_keep`). A driver killed after such a deletion but before its
-next experiment-state snapshot reached storage leaves a state that names the deleted folder, and every resume of that trial
-then fails ("Could not recover from checkpoint as it does not exist on storage anymore") although
-newer checkpoints sit beside it. `repair_dangling_checkpoints` puts the trial's newest complete
-checkpoint (one holding both files of `nc_core.study.results`) at the path the state names.
+next experiment-state snapshot reached storage leaves a state that names the deleted folder,
+and every resume of that trial then fails ("Could not recover from checkpoint as it does not
+exist on storage anymore") although newer checkpoints sit beside it.
+`repair_dangling_checkpoints` puts the trial's newest complete checkpoint (one holding both
+files of `nc_core.study.results`) at the path the state names.
 """
 
 from __future__ import annotations
