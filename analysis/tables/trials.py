@@ -107,7 +107,7 @@ def fix_epochs(layers: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     rest = epochs[~epochs["trial_id"].isin(seen)].sort_values(["trial_id", "epoch"])
     first: dict[tuple[str, str], int] = {}
     for trial, epoch, names in rest[["trial_id", "epoch", "fixed_layers"]].itertuples(index=False):
-        for name in filter(None, str(names or "").split(",")):
+        for name in names:  # a list column (`nc_core.results.records.name_lists`)
             first.setdefault((trial, name), int(epoch) - 1)
     if first:
         rows.append(

@@ -22,6 +22,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 if TYPE_CHECKING:  # pandas is needed only by the caller that passes a DataFrame
     import pandas as pd
 
@@ -182,9 +185,20 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def arrow_table(df: pd.DataFrame) -> pa.Table:
+    """`df` (no index) as an Arrow table, a column of lists that are all empty typed
+    `list<string>` (Arrow would infer `list<null>`, which readers such as duckdb cannot group
+    or compare with the same column of another table)."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_list(f.type) and pa.types.is_null(f.type.value_type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.list_(pa.string())))
+    return table
+
+
 def write_parquet_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write the DataFrame `df` to `path` as Parquet (no index) atomically."""
-    return write_atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+    """Write the DataFrame `df` to `path` as Parquet (no index) atomically (`arrow_table`)."""
+    return write_atomic(path, lambda tmp: pq.write_table(arrow_table(df), tmp))
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:

@@ -31,10 +31,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nc_core.results.atomic import (
+    arrow_table,
     clean_stale_temps,
     current_umask,
     fsync_dir,
@@ -59,7 +59,7 @@ class MismatchedTables(ValueError):
 
 def _writer(df: pd.DataFrame, generation: str, meta: Mapping[str, str]):
     def write(tmp: str) -> None:
-        table = pa.Table.from_pandas(df, preserve_index=False)
+        table = arrow_table(df)
         extra = {k.encode(): v.encode() for k, v in meta.items()}
         stamped = {**(table.schema.metadata or {}), **extra, GENERATION_KEY: generation.encode()}
         pq.write_table(table.replace_schema_metadata(stamped), tmp)

@@ -20,6 +20,8 @@ Records are plain dataclasses of Python scalars, so they round-trip through `asd
 from __future__ import annotations
 
 import math
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
@@ -183,7 +185,72 @@ def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
             if cols:
                 other = df["model"] != m
                 df[cols] = df[cols].astype(object).where(~other, None)
-    return blank_unused(df)
+    return typed_nulls(name_lists(blank_unused(df)))
+
+
+# numbers as float NaN and text as pandas' str (NaN-null) rather than the nullable Int64 and
+# string dtypes, whose pd.NA makes a plain mask such as `df[df.eps == 0.1]` raise
+_DTYPES = {int: "float64", float: "float64", str: "str"}
+
+
+def _dtype(hint: object) -> str | None:
+    """The pandas dtype of a null column of a field's type hint (`int | None` -> float64, a
+    Literal of strings -> str); None for a type that has none (bool, a tuple, Any)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is typing.Literal:
+        kinds = {type(a) for a in args}
+        return _DTYPES.get(kinds.pop()) if len(kinds) == 1 else None
+    if args and typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return _dtype(args[0]) if len(args) == 1 else None
+    return _DTYPES.get(hint)
+
+
+def config_dtypes() -> dict[str, str]:
+    """column -> pandas dtype (`_dtype`) of every config column with a plain type: the run
+    fields and each model's options (`<model>_<option>`)."""
+    out = {}
+    hints = [("", typing.get_type_hints(RunConfig))]
+    hints += [(f"{m}_", typing.get_type_hints(get_model(m).options)) for m in MODELS]
+    for prefix, fields_ in hints:
+        for name, hint in fields_.items():
+            dtype = _dtype(hint)
+            if dtype is not None and (prefix or name in CONFIG_COLUMNS):
+                out[prefix + name] = dtype
+    return out
+
+
+def typed_nulls(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with each config column that is null in every row given its declared type
+    (`config_dtypes`), so Parquet stores `kind` of a baseline's table as a string column of
+    nulls rather than a column of type null, which duckdb cannot read beside a table of arms."""
+    todo = {c: t for c, t in config_dtypes().items() if c in df and df[c].isna().all()}
+    return df.astype(todo) if todo and len(df) else df
+
+
+LIST_COLUMNS = ("fixed_layers", "fixed_at_end")  # layer names, input to output: list<string>
+
+
+def _as_names(value: object) -> list[str]:
+    """Layer names of one cell: a list (or array) of names, or the comma-joined text of the
+    tables of earlier versions; [] for an empty or null cell."""
+    if isinstance(value, str):
+        return [n for n in value.split(",") if n]
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        return [str(v) for v in list(value)]
+    return []
+
+
+def name_lists(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with each of `LIST_COLUMNS` it has as a column of lists of layer names (written
+    as Parquet `list<string>`, which pandas reads back as arrays and duckdb as lists). Tables
+    that stored them as comma-joined text are read the same way."""
+    todo = [c for c in LIST_COLUMNS if c in df]
+    if not todo:
+        return df
+    df = df.copy()
+    for c in todo:
+        df[c] = pd.Series([_as_names(v) for v in df[c]], index=df.index, dtype=object)
+    return df
 
 
 ETF_BLOCKS = "vit_etf_blocks"  # the column of the ViT blocks whose linears are fixed from the start
@@ -232,15 +299,18 @@ def to_frames(
     for r in records:
         row = {k: v for k, v in asdict(r).items() if k != "layers"}
         row["layers_fixed"] = len(r.fixed_layers)
-        row["fixed_layers"] = ",".join(r.fixed_layers)
-        row["fixed_at_end"] = ",".join(r.fixed_at_end)
+        row["fixed_layers"] = list(r.fixed_layers)
+        row["fixed_at_end"] = list(r.fixed_at_end)
         epoch_rows.append({**ident, **row, **config})
         for name, lr_ in r.layers.items():
             lrow = asdict(lr_)
             lrow["layer_index"] = lrow.pop("index")
             lrow["fixed"] = bool(lr_.fixed_as)
             layer_rows.append({**ident, "epoch": r.epoch, "layer": name, **lrow, **config})
-    epochs = blank_unused(pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS + list(config)))
-    layers = blank_unused(pd.DataFrame(layer_rows, columns=LAYER_COLUMNS + list(config)))
+    epochs = pd.DataFrame(epoch_rows, columns=EPOCH_COLUMNS + list(config))
+    epochs = typed_nulls(name_lists(blank_unused(epochs)))
+    layers = typed_nulls(
+        blank_unused(pd.DataFrame(layer_rows, columns=LAYER_COLUMNS + list(config)))
+    )
     layers[COUNT_COLUMNS] = layers[COUNT_COLUMNS].astype("Int64")  # counts; <NA> where not kept
     return epochs, layers
