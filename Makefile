@@ -8,31 +8,21 @@ STAMP := $(VENV)/.installed
 DEBIAN_FMNIST := /usr/share/datasets/fashion-mnist
 # `make study` options (README "Quick start"): PRESET (smoke, quick, paper), SEEDS, KINDS, NAME,
 # and STUDY_ARGS for any further study option, e.g. STUDY_ARGS="--set epochs=1 --eps 0.3" for a
-# tiny run. The study is named eps_sweep-PRESET; other SEEDS or KINDS than the defaults are
-# another study, named after them (eps_sweep-quick-seeds0_1_2), unless NAME is given.
+# tiny run. Left empty, SEEDS and KINDS are the study's own defaults, declared once in
+# studies/eps_sweep.py (seed 0 below the paper preset, all four kinds), and so is the study's name
+# (eps_sweep-PRESET, with a part for other seeds or kinds: eps_sweep-quick-seeds0_1_2):
+# `make study` and `python studies/eps_sweep.py` with the same options are the same study.
 # RESULTS and FIGURES say where outputs go.
 PRESET ?= quick
-# the main job's sweep: every kind (canonical, rotated, orthogonal, freeze), so the controls
-# figure has them all; one seed keeps the quick size near an hour on 2 cores (add seeds with SEEDS="0 1 2").
-SEEDS_DEFAULT := 0
-KINDS_DEFAULT := canonical rotated orthogonal freeze
-SEEDS ?= $(SEEDS_DEFAULT)
-KINDS ?= $(KINDS_DEFAULT)
+SEEDS ?=
+KINDS ?=
 NAME ?=
 STUDY_ARGS ?=
 RESULTS ?= results
 FIGURES ?= figures
-space := $(subst ,, )
-VARIANT :=
-ifneq ($(strip $(SEEDS)),$(SEEDS_DEFAULT))
-VARIANT := $(VARIANT)-seeds$(subst $(space),_,$(strip $(SEEDS)))
-endif
-ifneq ($(strip $(KINDS)),$(KINDS_DEFAULT))
-VARIANT := $(VARIANT)-$(subst $(space),_,$(strip $(KINDS)))
-endif
-STUDY_NAME = $(or $(NAME),$(if $(VARIANT),eps_sweep-$(PRESET)$(VARIANT)))
-STUDY_FLAGS = --preset $(PRESET) --seeds $(SEEDS) --kinds $(KINDS) \
-	$(if $(STUDY_NAME),--name $(STUDY_NAME)) --storage $(RESULTS)/ray --results $(RESULTS) $(STUDY_ARGS)
+STUDY_FLAGS = --preset $(PRESET) $(if $(strip $(SEEDS)),--seeds $(SEEDS)) \
+	$(if $(strip $(KINDS)),--kinds $(KINDS)) $(if $(NAME),--name $(NAME)) \
+	--storage $(RESULTS)/ray --results $(RESULTS) $(STUDY_ARGS)
 FIGURE_FLAGS = --results $(RESULTS) --out $(FIGURES) --storage $(RESULTS)/ray
 
 .PHONY: test study figures data venv lint bench clean distclean
@@ -66,7 +56,8 @@ test: venv data
 
 study: venv data
 	$(BIN)/python studies/eps_sweep.py $(STUDY_FLAGS)
-	$(BIN)/python analysis/make_figures.py $(FIGURE_FLAGS) --study $(or $(STUDY_NAME),eps_sweep-$(PRESET))
+	$(BIN)/python analysis/make_figures.py $(FIGURE_FLAGS) \
+	  --study "$$($(BIN)/python studies/eps_sweep.py $(STUDY_FLAGS) --print-name)"
 
 figures: venv
 	$(BIN)/python analysis/make_figures.py $(FIGURE_FLAGS)

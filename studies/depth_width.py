@@ -58,20 +58,34 @@ def baseline_depths(layers: pd.DataFrame, eps: float) -> pd.DataFrame:
     return shape.reset_index()
 
 
+def _per_preset(grid: dict[str, tuple[int, ...]]) -> str:
+    return "; ".join(f"{p} {' '.join(map(str, v))}" for p, v in grid.items())
+
+
 def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--widths", type=int, nargs="+", help="MLP widths (default: per preset)")
-    parser.add_argument("--depths", type=int, nargs="+", help="MLP depths (default: per preset)")
+    parser.add_argument(
+        "--widths",
+        type=int,
+        nargs="+",
+        help=f"MLP widths (default by preset: {_per_preset(WIDTHS)})",
+    )
+    parser.add_argument(
+        "--depths",
+        type=int,
+        nargs="+",
+        help=f"MLP depths (default by preset: {_per_preset(DEPTHS)})",
+    )
     parser.add_argument(
         "--kind",
         default="canonical",
         choices=KINDS,
-        help="what the fixed layers become",
+        help="what the fixed layers become (default: canonical)",
     )
     parser.add_argument(
         "--eps",
         type=float,
         default=0.1,
-        help="NCC-error threshold of the effective depth printed at the end",
+        help="NCC-error threshold of the effective depth printed at the end (default: 0.1)",
     )
 
 

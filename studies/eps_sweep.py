@@ -35,6 +35,7 @@ EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 SMOKE_EPS = (0.1, 0.3)
 SAMPLES = {"smoke": 3, "quick": 12, "paper": 40}
 OBJECTIVES = (("test_acc", "max"), ("trainable_params", "min"))
+SEARCH_KIND = "canonical"  # the kind --search optuna runs unless --kinds names one
 
 
 def parse_modes(items: list[str] | None, eps_grid, default: str = "layer") -> list[tuple]:
@@ -93,9 +94,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kinds",
         nargs="+",
-        default=["canonical"],
         choices=KINDS,
-        help="what a fixed layer becomes, one arm per kind (default: canonical)",
+        help="what a fixed layer becomes, one arm per kind (default: the grid runs every "
+        f"kind, {' '.join(KINDS)}, so the ETFs meet their controls; --search optuna runs "
+        f"{SEARCH_KIND})",
     )
     parser.add_argument(
         "--modes",
@@ -121,8 +123,9 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     if args.search == "optuna":
         grid_only = {"--eps": args.eps, "--modes": args.modes}
         given = [flag for flag, value in grid_only.items() if value]
-        if len(args.kinds) > 1:
-            given.append(f"--kinds {' '.join(args.kinds)} (a search runs one kind)")
+        kinds = args.kinds or [SEARCH_KIND]
+        if len(kinds) > 1:
+            given.append(f"--kinds {' '.join(kinds)} (a search runs one kind)")
         if given:  # a search draws eps itself: a grid's options would be silently ignored
             raise ValueError(
                 f"--search optuna: {', '.join(given)}: grid options; the search draws eps from "
@@ -130,7 +133,7 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
             )
         return StudySpec(
             name=study_name(args, "eps_sweep_optuna"),
-            base=base_config(args, policy="adaptive", kind=args.kinds[0], seed=args.seeds[0]),
+            base=base_config(args, policy="adaptive", kind=kinds[0], seed=args.seeds[0]),
             space=search_space(args.search_lr),
             num_samples=SAMPLES[args.preset] if args.num_samples is None else args.num_samples,
             objectives=OBJECTIVES,
@@ -138,9 +141,10 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
     eps = distinct("--eps", args.eps or (SMOKE_EPS if args.preset == "smoke" else EPS_GRID))
     base = base_config(args)
     modes = parse_modes(args.modes, eps, base.mode)
-    kinds = distinct("--kinds", args.kinds)
+    kinds = distinct("--kinds", args.kinds or KINDS)
     trials = trial_list(eps, kinds, args.seeds, modes, base_mode=base.mode)
-    return StudySpec(name=study_name(args, STUDY.name), base=base, trials=tuple(trials))
+    name = study_name(args, STUDY.name, variant=[(kinds, KINDS)])
+    return StudySpec(name=name, base=base, trials=tuple(trials))
 
 
 def summary(args: argparse.Namespace, spec: StudySpec, result) -> list:
@@ -172,7 +176,6 @@ STUDY = register_study(
     doc=__doc__,
     options=add_options,
     build=build_spec,
-    seeds={"smoke": (0,), "quick": (0, 1), "paper": (0, 1, 2)},
     summary_keys=("policy", "mode", "kind", "eps"),
     summary_blank={"mode": "-", "kind": "-", "eps": float("nan")},
     summary=summary,

@@ -53,14 +53,29 @@ def trial_list(blocks, linears, kinds, seeds) -> list[dict]:
     return trials
 
 
+def _per_preset(grid: dict[str, tuple[str, ...]]) -> str:
+    return "; ".join(f"{p} {' '.join(v)}" for p, v in grid.items())
+
+
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--blocks", nargs="+", help="etf_blocks choices besides none: all, last:N, first:N, 0,2 ..."
+        "--blocks",
+        nargs="+",
+        help="etf_blocks choices besides none: all, last:N, first:N, 0,2 ... (default by "
+        f"preset: {_per_preset(BLOCKS)})",
     )
     parser.add_argument(
-        "--linears", nargs="+", choices=LINEAR_CHOICES, help="which feedforward linears"
+        "--linears",
+        nargs="+",
+        choices=LINEAR_CHOICES,
+        help=f"which feedforward linears (default by preset: {_per_preset(LINEARS)})",
     )
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, help="what the fixed linears become")
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=KINDS,
+        help=f"what the fixed linears become (default by preset: {_per_preset(KIND_GRID)})",
+    )
 
 
 def build_spec(args: argparse.Namespace) -> StudySpec:
@@ -71,7 +86,7 @@ def build_spec(args: argparse.Namespace) -> StudySpec:
         args.kinds or KIND_GRID[p],
         args.seeds,
     )
-    base = base_config(args, prefix="vit-")
+    base = base_config(args, prefix=STUDY.preset_prefix)
     for t in trials:  # a bad block spec fails here, not inside a trial
         parse_blocks(t["etf_blocks"], base.arch.depth)
     return StudySpec(name=study_name(args, STUDY.name), base=base, trials=tuple(trials))
@@ -96,6 +111,7 @@ STUDY = register_study(
     build=build_spec,
     summary_keys=("vit_etf_blocks", "vit_etf_linears", "kind"),
     summary_blank={"vit_etf_linears": "-", "kind": "-"},
+    preset_prefix="vit-",  # --preset smoke runs the preset vit-smoke
 )
 
 

@@ -22,11 +22,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from nc_core.results.records import LIST_COLUMNS
+
 REPO = Path(__file__).resolve().parents[1]
-STUDY = "eps_sweep-smoke"
+STUDY = "eps_sweep-smoke-canonical"  # the one kind: a study of its own name
 # 3 trials (the baseline, eps 0.1 and 0.3) of a 16-wide MLP on 20 synthetic samples per class
 SMOKE = (
-    "--preset smoke --dataset synthetic --set width=16 --set subset=20 --set nc_samples=10 "
+    "--preset smoke --kinds canonical --dataset synthetic --set width=16 --set subset=20 "
+    "--set nc_samples=10 "
     "--verbose 0"
 ).split()
 TRIALS = 3
@@ -284,6 +287,9 @@ def comparable(table: pd.DataFrame) -> pd.DataFrame:
     """`table` without ids and timings, its rows in an order that does not depend on them."""
     drop = [c for c in table.columns if c in IDS or c.endswith("_seconds")]
     out = table.drop(columns=drop)
+    for column in LIST_COLUMNS:  # arrays of layer names: as tuples they sort and compare
+        if column in out:
+            out[column] = out[column].map(tuple)
     return out.sort_values(list(out.columns), kind="stable").reset_index(drop=True)
 
 

@@ -19,6 +19,14 @@ def common(tmp: Path, *extra: str) -> list[str]:
     return ["--preset", "smoke", "--verbose", "0", *where, *extra]
 
 
+def canonical(tmp: Path, *extra: str) -> list[str]:
+    """`common`'s command line for the eps sweep of the canonical ETF alone (fewer trials than
+    the four kinds of the default), kept under the default's name, `eps_sweep-smoke`."""
+    if len(extra) == 1:
+        extra = tuple(extra[0].split())
+    return common(tmp, "--kinds", "canonical", "--name", "eps_sweep-smoke", *extra)
+
+
 def read_tables(tmp: Path, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = tmp / "results" / name
     return pd.read_parquet(out / "epochs.parquet"), pd.read_parquet(out / "layers.parquet")

@@ -18,7 +18,7 @@ from nc_core.study.spec import StudyOptions, StudySpec
 from nc_core.train.presets import preset
 from nc_core.tune.run import run_study
 from studies import depth_width, eps_sweep, vit_blocks
-from tests.study_helpers import check_tables, common, read_tables
+from tests.study_helpers import canonical, check_tables, common, read_tables
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -42,7 +42,7 @@ def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer_and_readable_c
     tmp_path, mlp_dataset, capsys
 ):
     set_verbosity(0)  # as a `--verbose 0` study earlier in this process leaves Tune
-    eps_sweep.main(common(tmp_path, "--dataset", mlp_dataset, "--verbose", "2"))
+    eps_sweep.main(canonical(tmp_path, "--dataset", mlp_dataset, "--verbose", "2"))
     # --verbose 2: Tune's table names each trial and shows each override it sets in a column of
     # its own, nothing cut short ("...") and no column of the whole override dict
     rows = [
@@ -83,7 +83,7 @@ def test_eps_sweep_smoke_tables_one_row_per_trial_epoch_and_layer_and_readable_c
 
     # --export-only rebuilds the same tables from storage, training nothing
     (tmp_path / "results" / "eps_sweep-smoke" / "epochs.parquet").unlink()
-    eps_sweep.main(common(tmp_path, "--dataset", mlp_dataset, "--export-only"))
+    eps_sweep.main(canonical(tmp_path, "--dataset", mlp_dataset, "--export-only"))
     again, _ = read_tables(tmp_path, "eps_sweep-smoke")
     pd.testing.assert_frame_equal(again, epochs)
 
@@ -118,7 +118,7 @@ def test_vit_blocks_smoke_runs_every_block_choice(tmp_path, has_fashion_mnist):
 
 def test_eps_sweep_optuna_search_saves_pareto_front(tmp_path):
     search = "--dataset synthetic --search optuna --search-lr --num-samples 3 --set epochs=2"
-    eps_sweep.main(common(tmp_path, search))
+    eps_sweep.main(common(tmp_path, search))  # the search runs one kind, canonical, by default
     epochs, layers = read_tables(tmp_path, "eps_sweep_optuna-smoke")
     check_tables(epochs, layers, trials=3, cfg=preset("smoke", dataset="synthetic", epochs=2))
     assert epochs.groupby("trial_id").eps.first().nunique() == 3  # sampled, not a grid

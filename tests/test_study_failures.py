@@ -26,7 +26,7 @@ from nc_core.train.presets import preset
 from nc_core.train.state import load_state
 from nc_core.tune.run import run_study
 from studies import eps_sweep
-from tests.study_helpers import check_tables, common, read_tables
+from tests.study_helpers import canonical, check_tables, read_tables
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 
 def test_crashed_trial_resumes_from_its_checkpoint_and_study_completes(tmp_path):
     crash = "--dataset synthetic --eps 0.1 --set epochs=4 --fail-at-epoch 2 --max-failures 1"
-    eps_sweep.main(common(tmp_path, crash))
+    eps_sweep.main(canonical(tmp_path, crash))
     epochs, layers = read_tables(tmp_path, "eps_sweep-smoke")
     check_tables(epochs, layers, trials=2, cfg=preset("smoke", dataset="synthetic", epochs=4))
     analysis = tune.ExperimentAnalysis(str(tmp_path / "ray" / "eps_sweep-smoke"))
@@ -96,9 +96,20 @@ def _finished_checkpoints(path: Path) -> tuple[int, int]:
     return len(ok), len(running - ok)
 
 
+def _saved_state_has_both(path: Path) -> bool:
+    """Whether Tune's last saved experiment state records a finished trial and an unfinished
+    one with a checkpoint: the moment to kill the driver for the test below."""
+    try:
+        trials = tune.ExperimentAnalysis(str(path)).trials
+    except Exception:  # noqa: BLE001 (no state yet, or one being replaced right now)
+        return False
+    done = {t.trial_id for t in trials if t.status == "TERMINATED"}
+    return bool(done) and any(t.checkpoint is not None for t in trials if t.trial_id not in done)
+
+
 def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
     grid = "--eps 0.01 0.02 0.05 0.1 0.2 0.3 --max-concurrent 1 --dataset synthetic"
-    args = common(tmp_path, f"{grid} --set epochs=6 --set width=256 --set nc_samples=none")
+    args = canonical(tmp_path, f"{grid} --set epochs=6 --set width=256 --set nc_samples=none")
     path = tmp_path / "ray" / "eps_sweep-smoke"
     ray_tmp = tempfile.mkdtemp(prefix="ncray", dir="/tmp")
     env = {**os.environ, "RAY_TMPDIR": ray_tmp}
@@ -114,7 +125,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline and driver.poll() is None:
             ok, running = _finished_checkpoints(path)
-            if ok >= 2 and (running or ok >= 4):
+            if ok >= 2 and (running or ok >= 4) and _saved_state_has_both(path):
                 break
             time.sleep(0.05)
         assert driver.poll() is None, "the study ended before it could be interrupted"
@@ -149,7 +160,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
 
 def test_study_with_an_errored_trial_writes_tables_and_exits_nonzero(tmp_path, capsys):
     crash = "--dataset synthetic --eps 0.1 --set epochs=3 --fail-at-epoch 2 --max-failures 0"
-    code = eps_sweep.main(common(tmp_path, crash))
+    code = eps_sweep.main(canonical(tmp_path, crash))
     out = capsys.readouterr().out
     assert code == 1
     epochs, _ = read_tables(tmp_path, "eps_sweep-smoke")
@@ -158,7 +169,7 @@ def test_study_with_an_errored_trial_writes_tables_and_exits_nonzero(tmp_path, c
 
 
 def test_ctrl_c_writes_the_tables_as_incomplete_and_exits_130(tmp_path):
-    args = common(
+    args = canonical(
         tmp_path, "--dataset synthetic --eps 0.1 --max-concurrent 1 --set epochs=40 --num-cpus 1"
     )
     ray_tmp = tempfile.mkdtemp(prefix="ncray", dir="/tmp")

@@ -24,7 +24,10 @@ from tests.study_helpers import read_tables
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "stored"
-SETTINGS = "--dataset synthetic --eps 0.3 --set width=48 --set epochs=2 --set nc_samples=20"
+SETTINGS = (
+    "--kinds canonical --dataset synthetic --eps 0.3 --set width=48 --set epochs=2 "
+    "--set nc_samples=20"
+)
 pytestmark = pytest.mark.usefixtures("ray_session")
 
 
@@ -253,7 +256,7 @@ def test_a_full_disk_while_trials_checkpoint_keeps_every_reported_epoch(small_di
         *split("--preset smoke --verbose 0 --name"),
         NAME,
         *where,
-        *split("--dataset synthetic --eps 0.3 --set width=256 --set epochs=4"),
+        *split("--kinds canonical --dataset synthetic --eps 0.3 --set width=256 --set epochs=4"),
         *split("--max-failures 0 --max-concurrent 1"),
     ]
     started = time.monotonic()

@@ -29,9 +29,41 @@ def study_parser(doc: str) -> Parser:
     )
 
 
-def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
+def chosen_preset(argv: list[str]) -> str:
+    """The --preset a command line names (default quick), read before parsing so that --help
+    can show what that preset runs."""
+    for i, word in enumerate(argv):
+        if word == "--preset" and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith("--preset="):
+            return word.split("=", 1)[1]
+    return "quick"
+
+
+def preset_epilog(name: str) -> str:
+    """What `--preset name` sets, for the end of --help (empty for an unknown name)."""
+    try:
+        values = preset_values(name)
+    except ValueError:
+        return ""
+    shown = ", ".join(f"{k}={v}" for k, v in values.items() if k != "arch")
+    return (
+        f"The preset {name} sets {shown}; every other field keeps its RunConfig default "
+        "(python -m nc_core.train --preset NAME --help lists them all). --set FIELD=VALUE "
+        "overrides one."
+    )
+
+
+def add_study_args(
+    parser: argparse.ArgumentParser,
+    *,
+    name: str,
+    seeds: dict[str, tuple[int, ...]] | None = None,
+    preset_name: str = "quick",
+) -> None:
     """The options every study shares (README: "Running studies"): what the study is (preset,
-    seeds, name, dataset, --set), then every `StudyOptions` field but the sampler seed."""
+    seeds, name, dataset, --set), then every `StudyOptions` field but the sampler seed. `seeds`:
+    the study's default per preset, shown in --help for `preset_name`."""
     a = parser.add_argument
     a(
         "--preset",
@@ -40,7 +72,9 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
         help="smoke: < 2 min on 2 CPUs (CI); quick: about an hour on a CPU; paper: GPUs "
         "(default: quick)",
     )
-    a("--seeds", type=int, nargs="+", help="seeds to run (default: per preset)")
+    default = (seeds or {}).get(preset_name)
+    shown = f"--preset {preset_name}: {' '.join(map(str, default))}" if default else "per preset"
+    a("--seeds", type=int, nargs="+", help=f"seeds to run (default with {shown})")
     a(
         "--name",
         help=f"study name: the Tune experiment and results/<name>/ (default: {name}-PRESET)",
@@ -53,6 +87,11 @@ def add_study_args(parser: argparse.ArgumentParser, *, name: str) -> None:
         default=[],
         metavar="FIELD=VALUE",
         help="override any RunConfig field of the preset, e.g. --set epochs=10 (repeatable)",
+    )
+    a(
+        "--print-name",
+        action="store_true",
+        help="print the study's name (after checking the options) and exit; nothing is run",
     )
     add_fields(parser, StudyOptions, skip=("seed",))
 
@@ -81,10 +120,27 @@ def given_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
     return {dest for dest, value in vars(probe).items() if value is not unset.get(dest)}
 
 
-def study_name(args: argparse.Namespace, stem: str) -> str:
+def study_name(
+    args: argparse.Namespace,
+    stem: str,
+    variant: Iterable[tuple[Iterable[object], Iterable[object]]] = (),
+) -> str:
     """`--name`, else `stem-PRESET` (`my_sweep-smoke`): each preset is its own study, so
-    running one size never collides with a study of another."""
-    return args.name if args.name is not None else f"{stem}-{args.preset}"
+    running one size never collides with a study of another. Seeds other than the study's
+    default for the preset (`args.default_seeds`, set by `study_main`), and each (values,
+    default) pair of `variant` whose values differ, add a part: `my_sweep-quick-seeds0_1_2`,
+    `my_sweep-quick-canonical_rotated`. So asking for more seeds or fewer kinds is a study of
+    its own, under the same name from `make`, the script and `nc-study`."""
+    if args.name is not None:
+        return args.name
+    parts = [f"{stem}-{args.preset}"]
+    default_seeds = getattr(args, "default_seeds", None)
+    if default_seeds is not None and tuple(args.seeds) != tuple(default_seeds):
+        parts.append("seeds" + "_".join(str(s) for s in args.seeds))
+    for values, default in variant:
+        if tuple(values) != tuple(default):
+            parts.append("_".join(str(v) for v in values))
+    return "-".join(parts)
 
 
 def options_from_args(args: argparse.Namespace, *, seed: int = 0) -> StudyOptions:
@@ -126,17 +182,21 @@ def study_main(entry: StudyEntry, argv: list[str] | None = None) -> int:
         load_plugins()
     except ValueError as err:
         parser.error(str(err))
-    add_study_args(parser, name=entry.name)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = chosen_preset(argv)
+    add_study_args(parser, name=entry.name, seeds=dict(entry.seeds), preset_name=chosen)
+    parser.epilog = preset_epilog(entry.preset_prefix + chosen)
     if entry.options is not None:
         entry.options(parser)
-    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     # An export takes its settings from the stored study: options that say what the study is
     # are compared with it (check_study), and with none given the stored study is the spec.
-    asked = given_options(parser, argv) - set(StudyOptions.__dataclass_fields__) - {"name"}
+    asked = given_options(parser, argv) - set(StudyOptions.__dataclass_fields__)
+    asked -= {"name", "print_name"}
     if not args.seeds and args.preset not in entry.seeds:
         parser.error(f"--preset {args.preset}: {entry.name} has no default seeds; give --seeds")
-    args.seeds = tuple(args.seeds or entry.seeds[args.preset])
+    args.default_seeds = entry.seeds.get(args.preset)
+    args.seeds = tuple(args.seeds or args.default_seeds)
 
     def build(parsed: argparse.Namespace) -> StudySpec:
         if parsed.export_only and not asked:
@@ -145,6 +205,9 @@ def study_main(entry: StudyEntry, argv: list[str] | None = None) -> int:
         return dataclasses.replace(entry.build(parsed), study_type=entry.type)
 
     spec, opts = checked_study(parser, args, build, seed=args.seeds[0])
+    if args.print_name:
+        print(spec.name)
+        return 0
     from nc_core.tune.run import run_study  # Ray only once a study runs: its file reads without
 
     try:

@@ -55,7 +55,8 @@ class StudyEntry:
     per preset); `options`: adds the study's own flags; `summary_keys`: what the console table
     at the end groups by, with `summary_blank[key]` shown for baseline rows (where the key
     means nothing); `summary`: the parts to print instead (lines and tables), given the
-    arguments, the spec and the result; `source`: the declaring file."""
+    arguments, the spec and the result; `source`: the declaring file; `preset_prefix`: what
+    `--preset P` names (`vit-`: the preset `vit-P`), for `base_config` and --help."""
 
     type: StudyType
     doc: str
@@ -66,6 +67,7 @@ class StudyEntry:
     summary_blank: Mapping[str, object] = field(default_factory=dict)
     summary: Summary | None = None
     source: str = ""
+    preset_prefix: str = ""
 
     @property
     def name(self) -> str:
@@ -103,6 +105,7 @@ def register_study(
     summary_keys: tuple[str, ...] = (),
     summary_blank: Mapping[str, object] | None = None,
     summary: Summary | None = None,
+    preset_prefix: str = "",
 ) -> StudyEntry:
     """Declare a study and register it by its type's name; returns its entry. ValueError when
     another file has registered the name, or the seeds or blanks cannot work."""
@@ -131,6 +134,7 @@ def register_study(
         summary_blank=blank,
         summary=summary,
         source=source,
+        preset_prefix=preset_prefix,
     )
     if study_type.name in STUDIES and STUDIES.get(study_type.name).source != source:
         raise ValueError(
