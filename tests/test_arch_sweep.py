@@ -14,6 +14,8 @@ import pytest
 
 from analysis.figures.jobs import render
 from analysis.figures.sets import FIGURE_SETS
+from analysis.figures.sets.arch_nets import _final, network_tradeoff
+from analysis.figures.style import label
 from analysis.loading.load import load_study
 from nc_core.cli.study import add_study_args, study_parser
 from studies import arch_sweep
@@ -142,3 +144,8 @@ def test_the_study_runs_at_smoke_size_on_files_in_the_real_formats_and_draws_its
     profiles = next(d for d in drawn if "cifar10" in d.title)
     assert "resnet_mlp: baseline train NCC accuracy" in profiles.note
     assert "vgg11_bn: baseline train NCC accuracy" in profiles.note
+    # the trade-off legend: one neutral key per network and per arm, only those with a point
+    fig, _ = network_tradeoff(study)
+    shown = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
+    arms = set(_final(study).arm)
+    assert shown == {"resnet_mlp", "vgg11_bn"} | {label(a) for a in arms}

@@ -87,16 +87,16 @@ def training_curves(study: Study, arms, baseline_ids, *, title: str = ""):
                 ax.axvline(epoch, color=style.color(arm), ls=":", lw=1.2)
             top.annotate(
                 ", ".join(layers.index),
-                (epoch, 0.02),
+                (epoch, 0.98),  # at the top: the legend takes the emptiest corner
                 xycoords=("data", "axes fraction"),
                 rotation=90,
-                va="bottom",
+                va="top",
                 ha="right",
                 fontsize=7,
                 color=style.color(arm),
             )
         top.set_title(f"{text} ({count(n, 'seed')})", fontsize=9)
-        top.legend(loc="lower right", fontsize=6)
+        top.legend(loc="best", fontsize=6)
         bottom.yaxis.set_major_formatter(style.PARAMS_TICKS)
         style.epoch_axis(bottom)
         fixed = ", ".join(f"{k}@{v:g}" for k, v in when.items())

@@ -7,6 +7,7 @@ axis is its own."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from nc_core.study.summary import final_epochs
@@ -134,6 +135,7 @@ def network_tradeoff(study: Study):
     marks = {net: NETWORK_MARKERS[i % len(NETWORK_MARKERS)] for i, net in enumerate(networks)}
     fig, axes = style.grid(len(datasets), ncols=3, size=(5.2, 4.2))
     notes = []
+    drawn: dict[str, set] = {"net": set(), "arm": set()}  # the legend names only these
     for ax, dataset in zip(axes, datasets, strict=True):
         sub = final[final["dataset"] == dataset]
         for net in networks:
@@ -157,6 +159,8 @@ def network_tradeoff(study: Study):
                         f"{row.trainable_params / base.trainable_params - 1:+.1%} trainable"
                     )
             for arm, row in means.iterrows():
+                if not (np.isfinite(row.trainable_params) and np.isfinite(row.test_acc)):
+                    continue
                 ax.plot(
                     row.trainable_params,
                     row.test_acc,
@@ -165,6 +169,8 @@ def network_tradeoff(study: Study):
                     ms=8,
                     color=style.color(arm),
                 )
+                drawn["net"].add(net)
+                drawn["arm"].add(arm)
         params = sub["trainable_params"].to_numpy(float)
         if params.max() > 20 * params.min() > 0:
             ax.set_xscale("log")
@@ -173,12 +179,17 @@ def network_tradeoff(study: Study):
         ax.set_ylabel("final test accuracy (%)")
         ax.set_title(dataset)
         ax.margins(x=0.15, y=0.15)
+    # each point is two keys at once (its marker the network, its colour the arm), so the
+    # legend shows one neutral handle per network and per arm, for those drawn only
     handles = [
-        plt.Line2D([], [], ls="none", marker=marks[n], color="grey", label=n) for n in networks
+        plt.Line2D([], [], ls="none", marker=marks[n], color="grey", label=n)
+        for n in networks
+        if n in drawn["net"]
     ]
     handles += [
         plt.Line2D([], [], ls="none", marker="o", color=style.color(a), label=style.label(a))
         for a in style.arms_in(final["arm"])
+        if a in drawn["arm"]
     ]
     fig.suptitle(f"{study.name}: test accuracy against trainable parameters", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
