@@ -202,10 +202,19 @@ def main(argv: list[str] | None = None) -> int:
         controls=drawn_controls,
         pairs=pairs,
     )
-    written.append(write_text_atomic(out / "REPORT.md", text))
-    for path in written:
-        print(f"wrote {path}")
+    report = write_text_atomic(out / "REPORT.md", text)
+    print(written_summary(report, written))
     return 0
+
+
+def written_summary(report: Path, written: list[Path]) -> str:
+    """One line: where the report went, and how many figures and tables beside it."""
+    figures = sum(p.suffix in (".png", ".pdf") for p in written)
+    tables = sum(p.suffix in (".md", ".csv") for p in written)
+    return (
+        f"wrote {report}: the report, with {figures} figure files and {tables} table files "
+        f"beside it in {report.parent}"
+    )
 
 
 if __name__ == "__main__":
