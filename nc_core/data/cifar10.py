@@ -4,7 +4,8 @@ classes of 32x32 colour images, 5000 train and 1000 test each, read from torchvi
 pickles are read only from the folder you name or from torchvision's checked download).
 
 Normalised per channel by the train split's own mean and std, computed when loaded
-(`nc_core.data.files`). No augmentation: the split is held in memory as it is.
+(`nc_core.data.files`). The split is held in memory as it is; `augment=crop_flip` crops and
+flips train batches (`nc_core.data.augment`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ says why these pickles are read only from the folder you name or from torchvisio
 download).
 
 Normalised per channel by the train split's own mean and std, computed when loaded
-(`nc_core.data.files`). No augmentation: the split is held in memory as it is.
+(`nc_core.data.files`). The split is held in memory as it is; `augment=crop_flip` crops and
+flips train batches (`nc_core.data.augment`).
 """
 
 from __future__ import annotations

@@ -172,12 +172,20 @@ def config_columns(cfg: RunConfig) -> list[str]:
     return list(cfg.to_dict())
 
 
+ADDED_FIELDS = ("augment",)  # run fields newer than some stored tables, in the order added
+
+
 def upgrade_table(df: pd.DataFrame) -> pd.DataFrame:
     """A table written by an older version read as today's: nc-core 0.1's flat config
     (`width`, `etf_blocks`, every model's fields in every row) renamed (`LEGACY_KEYS`), each
     model's option columns null in the rows of other models, and the config columns that mean
-    nothing in a row null (`blank_unused`). Today's tables pass through unchanged."""
+    nothing in a row null (`blank_unused`). Today's tables pass through unchanged. A run field
+    added since (`ADDED_FIELDS`) is read as its default, which is what the code that wrote the
+    table did: a new field's default keeps the behaviour from before it."""
     renames = {old: new for old, new in LEGACY_KEYS.items() if old in df and new not in df}
+    added = [f for f in ADDED_FIELDS if f not in df] if "model" in df else []
+    if added:
+        df = df.assign(**{f: RunConfig.__dataclass_fields__[f].default for f in added})
     if renames and "model" in df:
         df = df.rename(columns=renames)
         for m in MODELS:

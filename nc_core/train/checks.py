@@ -55,6 +55,11 @@ def check_run(cfg: Any) -> None:
             "RunConfig.fix_from=None: policy='static' needs the first fixed layer index"
         )
     data = get_dataset(cfg.dataset)
+    if cfg.augment != "none" and len(data.input_shape) != 3:
+        raise ValueError(
+            f"RunConfig.augment={cfg.augment!r}: crops and flips images (C, H, W); "
+            f"{cfg.dataset} gives samples of shape {data.input_shape}"
+        )
     if cfg.num_classes is not None:
         if cfg.num_classes < 2:
             raise ValueError(f"RunConfig.num_classes={cfg.num_classes}: a classifier needs >= 2")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from nc_core.data import DATASETS, get_dataset
+from nc_core.data.augment import AUGMENTS
 from nc_core.fixing.etf import FIXED_KINDS
 from nc_core.models import MODELS, BuildContext, get_model
 from nc_core.train.keys import canonical_keys, unknown_key, upgrade_keys
@@ -33,6 +34,7 @@ Policy = Literal["none", "adaptive", "static"]
 Kind = Literal[FIXED_KINDS]
 Mode = Literal["layer", "beyond"]
 Precision = Literal["fp32", "bf16"]
+Augment = Literal[AUGMENTS]
 KINDS = typing.get_args(Kind)
 
 
@@ -71,6 +73,13 @@ class RunConfig:
         metadata={
             "help": "train images per class used for the NC statistics (None: all); "
             "a fixed stratified sample keeps an NC evaluation cheap"
+        },
+    )
+    augment: Augment = field(
+        default="none",
+        metadata={
+            "help": "train-batch augmentation: none, or crop_flip (pad 4, random crop, "
+            "left-right flip; images only)"
         },
     )
     # optimization

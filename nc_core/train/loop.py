@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nc_core.data.augment import augment_generator, crop_flip
 from nc_core.data.files import data_trace
 from nc_core.data.split import Split, batches, stratified_subset
 from nc_core.fixing.etf import FIXED_LAYERS, count_parameters
@@ -210,7 +211,10 @@ class _Run:
         hits = torch.zeros((), device=self.device)
         start = time.perf_counter()
         self.train_step.begin_epoch()  # compiled: re-captured when layers were fixed
+        gen = augment_generator(self.cfg.seed, self.epoch)
         for x, y in batches(self.train, self.cfg.batch_size, seed=self.cfg.seed, epoch=self.epoch):
+            if self.cfg.augment == "crop_flip":
+                x = crop_flip(x, gen)
             loss, batch_hits = self.train_step(x, y)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()

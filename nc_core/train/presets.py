@@ -68,8 +68,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         batch_size=50,
     ),
     # GPU scale. ResNet-18 on CIFAR: the common CIFAR recipe (as in kuangliu/pytorch-cifar: SGD
-    # lr 0.1, momentum 0.9, weight decay 5e-4, cosine over 200 epochs, batch 128), here without
-    # its random-crop and flip augmentation (the splits are held in memory as they are).
+    # lr 0.1, momentum 0.9, weight decay 5e-4, cosine over 200 epochs, batch 128, a 4-pixel pad,
+    # random 32 x 32 crop and left-right flip of each train image: `nc_core.data.augment`).
     "cifar10-resnet18": dict(
         model="resnet18",
         dataset="cifar10",
@@ -80,6 +80,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         weight_decay=5e-4,
         schedule="cosine",
         batch_size=128,
+        augment="crop_flip",
         nc_samples=500,
     ),
     "cifar100-resnet18": dict(
@@ -92,6 +93,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         weight_decay=5e-4,
         schedule="cosine",
         batch_size=128,
+        augment="crop_flip",
         nc_samples=100,  # of CIFAR-100's 500 train images per class
     ),
     # The neural-collapse setting of Papyan, Han & Donoho 2020 (PNAS): trained far past zero
