@@ -64,8 +64,9 @@ def run(tmp: Path, *command: str) -> subprocess.CompletedProcess:
         "RAY_TMPDIR": tempfile.mkdtemp(prefix="ncray", dir="/tmp"),
         "PYTHONPATH": str(REPO),
     }
-    script = Path(sys.executable).parent / command[0]
-    argv = [str(script), *command[1:]] if script.is_file() else [sys.executable, *command]
+    script = Path(sys.executable).parent / command[0]  # a console script, beside python
+    console = "/" not in command[0] and script.is_file()
+    argv = [str(script), *command[1:]] if console else [sys.executable, *command]
     try:
         done = subprocess.run(argv, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     finally:
