@@ -96,6 +96,20 @@ def _finished_checkpoints(path: Path) -> tuple[int, int]:
     return len(ok), len(running - ok)
 
 
+def _restored_from(named: Path) -> Path:
+    """The checkpoint a resume restores a trial from: the one the saved state names, or, where
+    the driver has pruned it since that state was saved, the trial's newest complete one, which
+    the resume puts back at the named path (`nc_core.tune.repair`)."""
+    if (named / "state.pt").is_file():
+        return named
+    complete = [
+        (json.loads((c / "meta.json").read_text())["epoch"], c)
+        for c in named.parent.glob("checkpoint_*")
+        if (c / "state.pt").is_file() and (c / "meta.json").is_file()
+    ]
+    return max(complete)[1]
+
+
 def _saved_state_has_both(path: Path) -> bool:
     """Whether Tune's last saved experiment state records a finished trial and an unfinished
     one with a checkpoint: the moment to kill the driver for the test below."""
@@ -109,7 +123,7 @@ def _saved_state_has_both(path: Path) -> bool:
 
 def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
     grid = "--eps 0.01 0.02 0.05 0.1 0.2 0.3 --max-concurrent 1 --dataset synthetic"
-    args = canonical(tmp_path, f"{grid} --set epochs=6 --set width=256 --set nc_samples=none")
+    args = canonical(tmp_path, f"{grid} --set epochs=12 --set width=256 --set nc_samples=none")
     path = tmp_path / "ray" / "eps_sweep-smoke"
     ray_tmp = tempfile.mkdtemp(prefix="ncray", dir="/tmp")
     env = {**os.environ, "RAY_TMPDIR": ray_tmp}
@@ -139,7 +153,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
     saved = {
         t.trial_id: {
             r.epoch: r.epoch_seconds
-            for r in load_state(Path(t.checkpoint.path) / "state.pt").records
+            for r in load_state(_restored_from(Path(t.checkpoint.path)) / "state.pt").records
         }
         for t in before
         if t.checkpoint is not None
@@ -148,7 +162,7 @@ def test_killed_study_resumes_without_rerunning_finished_trials(tmp_path):
 
     eps_sweep.main(args)  # the same command again, in this process's Ray
     epochs, layers = read_tables(tmp_path, "eps_sweep-smoke")
-    cfg = preset("smoke", dataset="synthetic", epochs=6, width=256, nc_samples=None)
+    cfg = preset("smoke", dataset="synthetic", epochs=12, width=256, nc_samples=None)
     check_tables(epochs, layers, trials=7, cfg=cfg)
     after = {t.trial_id: t for t in tune.ExperimentAnalysis(str(path)).trials}
     for trial_id, last in finished.items():  # not rerun: Tune got no new result from them
