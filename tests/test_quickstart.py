@@ -91,7 +91,8 @@ def test_readme_commands_in_a_newcomers_order_all_exit_0_and_share_one_smoke_stu
     # quiet by default: a line per trial and the summary, no Tune status table or Ray INFO
     printed = (smoke.stdout + smoke.stderr).splitlines()
     assert len(printed) <= 45, "\n".join(printed)
-    for noise in ("== Status ==", "Result logdir", "Checkpoint successfully created", "INFO"):
+    noises = ("== Status ==", "Result logdir", "Checkpoint successfully created", "INFO")
+    for noise in (*noises, "WARNING", "Token authentication"):
         assert noise not in smoke.stdout + smoke.stderr, noise
     assert sum("ok after epoch" in line for line in printed) == 9  # 4 kinds x 2 eps + baseline
     results, figures = tmp_path / "results", tmp_path / "figures"

@@ -11,6 +11,8 @@ import ray
 from nc_core.data.registry import DATA_DIR_ENV, WORK_DIR_ENV, work_dir
 from nc_core.study.spec import StudyOptions
 
+TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+
 
 def init_ray(opts: StudyOptions) -> bool:
     """Start or join Ray unless this process already did; True when this call started it."""
@@ -24,6 +26,11 @@ def init_ray(opts: StudyOptions) -> bool:
         env[DATA_DIR_ENV] = str(Path(os.environ[DATA_DIR_ENV]).absolute())
     runtime_env = {"env_vars": env}
     level = logging.INFO if opts.verbose == 2 else logging.WARNING  # Ray's own INFO lines
+    # Ray's notice that the local Ray uses token authentication, its default and the safe
+    # setting, is news only at --verbose 2 (a failure to authenticate is an error, still shown)
+    logging.getLogger(TOKEN_NOTICE_LOGGER).setLevel(
+        logging.NOTSET if opts.verbose == 2 else logging.ERROR
+    )
     if opts.local:
         _loopback_only()
         ray.init(
