@@ -150,10 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     board = None
     if args.tensorboard is not None:
         board = TensorBoardLogger(args.tensorboard, hparams=cfg.to_dict())
-    last: list = [state]  # the newest state: what an interrupted run keeps
+    last: list = [state]  # the newest state: what a failed run keeps
+    # what an interrupted run keeps and names: with --checkpoint, the newest state whose save
+    # finished, so that the line, --out and the resume agree (a Ctrl-C can land mid-save)
+    saved: list = [state]
 
     def on_epoch(record, st):
         last[0] = st
+        if not args.checkpoint:
+            saved[0] = st
         if not args.quiet:
             print(progress_line(record, cfg), flush=True)
         if board is not None:
@@ -163,11 +168,12 @@ def main(argv: list[str] | None = None) -> int:
                 save_state(st, args.checkpoint)
             except OSError as err:
                 raise OutputFailed("--checkpoint", args.checkpoint, err) from err
+            saved[0] = st
 
     try:
         result = train(cfg, on_epoch=on_epoch, state=state)
     except KeyboardInterrupt:
-        return interrupted(args, cfg, last[0])
+        return interrupted(args, cfg, saved[0])
     except Exception as err:  # one line, whatever failed; what was done is kept
         if last[0] is state and not isinstance(err, OutputFailed):  # no epoch yet: bad input
             where = f"--checkpoint {args.checkpoint}: " if state is not None else ""
