@@ -64,16 +64,7 @@ def classifier_over_epochs(layers: pd.DataFrame, arms, *, title: str = ""):
                 live = np.where(np.arange(len(y)) <= start, y, np.nan)
                 line = np.where(np.arange(len(y)) >= start, y, np.nan)
                 ax.plot(x, line, ls="--", color=style.color(arm), lw=1.0, alpha=0.6)
-                ax.plot(
-                    x[fixed],
-                    y[fixed],
-                    ls="none",
-                    marker=style.marker(arm),
-                    ms=6,
-                    mfc="white",
-                    color=style.color(arm),
-                    label=FIXED_CLASSIFIER,
-                )
+                style.plot_fixed(ax, x[fixed], y[fixed], arm, FIXED_CLASSIFIER)
             ax.plot(
                 x,
                 live,
@@ -99,7 +90,7 @@ def classifier_over_epochs(layers: pd.DataFrame, arms, *, title: str = ""):
     fig.tight_layout()
     handles, labels = style.drawn_legend_entries(
         axes,
-        {FIXED_CLASSIFIER: plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none")},
+        {FIXED_CLASSIFIER: style.fixed_key()},
     )
     fig.legend(
         handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, frameon=False

@@ -266,15 +266,13 @@ def depth_profiles(layers: pd.DataFrame, arms, *, eps: float, measures=MEASURES,
                 label=f"{text} (n={n})" if live.notna().any() else None,
             )
             if fixed.any() and y[fixed].notna().any():
-                ax.plot(
+                style.plot_fixed(
+                    ax,
                     x[fixed.to_numpy(bool)],
                     y[fixed].to_numpy(float),
-                    ls="none",
-                    marker=style.marker(arm),
-                    ms=6,
-                    mfc="white",
+                    arm,
+                    FIXED_LAYER if live.notna().any() else f"{text} (n={n})",
                     color=colour,
-                    label=FIXED_LAYER if live.notna().any() else f"{text} (n={n})",
                 )
             if len(known) * 2 > len(depths):  # defined for most trials: mark the median
                 ax.axvline(
@@ -315,7 +313,7 @@ def depth_profiles(layers: pd.DataFrame, arms, *, eps: float, measures=MEASURES,
     handles, labels = style.drawn_legend_entries(
         axes,
         {
-            FIXED_LAYER: plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none"),
+            FIXED_LAYER: style.fixed_key(),
             depth_label: plt.Line2D([], [], color="grey", ls=":"),
             accuracy_line: plt.Line2D([], [], color="grey", ls="-.", lw=0.8),
         },

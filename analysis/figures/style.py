@@ -118,6 +118,25 @@ def marker(arm: str) -> str:
     return MARKERS.get(arm, "D")
 
 
+def plot_fixed(ax, x, y, arm: str, label: str, *, color: str | None = None) -> None:
+    """`arm`'s points at fixed layers (or a fixed classifier): its marker, hollow, no line."""
+    ax.plot(
+        x,
+        y,
+        ls="none",
+        marker=marker(arm),
+        ms=6,
+        mfc="white",
+        color=color or COLORS.get(arm, OTHER),
+        label=label,
+    )
+
+
+def fixed_key() -> plt.Line2D:
+    """The neutral legend handle of `plot_fixed`'s points: a grey hollow circle."""
+    return plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none")
+
+
 def label(arm: str) -> str:
     return ARM_LABELS.get(arm, arm)
 

@@ -78,16 +78,7 @@ def network_profiles(study: Study, dataset: str):
                     label=f"{style.label(arm)}",
                 )
                 if fixed.any():
-                    ax.plot(
-                        y.index[fixed],
-                        y[fixed],
-                        ls="none",
-                        marker=style.marker(arm),
-                        ms=6,
-                        mfc="white",
-                        color=style.color(arm),
-                        label="fixed layer",
-                    )
+                    style.plot_fixed(ax, y.index[fixed], y[fixed], arm, "fixed layer")
             if arm == "baseline":
                 ncc = 100 * mean["train_ncc_acc"]
                 notes.append(
@@ -107,7 +98,7 @@ def network_profiles(study: Study, dataset: str):
         axes[-1, j].set_xlabel("layer (input to output)")
     handles, labels = style.drawn_legend_entries(
         axes.ravel(),
-        {"fixed layer": plt.Line2D([], [], color="grey", marker="o", mfc="white", ls="none")},
+        {"fixed layer": style.fixed_key()},
     )
     fig.suptitle(f"{study.name}: {dataset}, measures by layer at the last epoch", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
