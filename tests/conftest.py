@@ -29,7 +29,8 @@ import torch
 
 DEVICE = os.environ.get("NC_TEST_DEVICE", "cpu")
 PRECISION = os.environ.get("NC_TEST_PRECISION", "fp32")
-OPTIONAL = ("ray", "optuna", "moto", "tensorboard")  # a test module needing one skips without it
+# a test module needing one skips without it (jsonschema: installed with Ray, not on every GPU image)
+OPTIONAL = ("ray", "optuna", "moto", "tensorboard", "jsonschema")
 
 
 def missing(name: str) -> bool:

@@ -78,6 +78,7 @@ def run(tmp: Path, *command: str) -> subprocess.CompletedProcess:
 def test_readme_commands_in_a_newcomers_order_all_exit_0_and_share_one_smoke_study(tmp_path):
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
+    pytest.importorskip("ray")  # the study runs on Ray Tune, in the subprocesses below
     try:
         load_fashion_mnist(download=False)
         data = []

@@ -264,6 +264,7 @@ ray.shutdown()
 def test_local_ray_listens_on_loopback_only(tmp_path):
     if subprocess.run(["which", "ss"], capture_output=True).returncode != 0:
         pytest.skip("ss (iproute2) is not installed")
+    pytest.importorskip("ray")  # started in the subprocess below
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         [sys.executable, "-c", BIND_SCRIPT],

@@ -3,6 +3,8 @@ trial-name functions that stored studies unpickle. No Ray is started here."""
 
 from __future__ import annotations
 
+import pytest
+
 from nc_core.study.spec import StudySpec
 from nc_core.study.trial import override_columns, trial_label
 from nc_core.train.presets import preset
@@ -42,6 +44,7 @@ def test_studies_stored_before_the_tune_package_still_find_their_trial_name_func
     # Tune unpickles these by their old module path when exporting or resuming an old study.
     import pickle
 
+    pytest.importorskip("ray")
     import nc_core.tune.run as run
     from nc_core import tune_adapter
 
