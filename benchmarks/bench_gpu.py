@@ -72,7 +72,7 @@ def nc_evaluation(run: _Run, nc: Split | None = None, test: Split | None = None)
         run.adapter,
         run.nc if nc is None else nc,
         run.test if test is None else test,
-        num_classes=run.cfg.num_classes,
+        num_classes=run.cfg.K,
         autocast=run.autocast,
     )
     return time.perf_counter() - start
@@ -86,7 +86,7 @@ def eval_seconds(run: _Run, full_passes: int, *, quick: bool) -> float:
     if not quick:
         return nc_evaluation(run)
     half_nc, half_test = (
-        stratified_subset(s, len(s) // (2 * run.cfg.num_classes)) for s in (run.nc, run.test)
+        stratified_subset(s, len(s) // (2 * run.cfg.K)) for s in (run.nc, run.test)
     )
     t_half = nc_evaluation(run, half_nc, half_test)
     t_full = nc_evaluation(run, None, None)
