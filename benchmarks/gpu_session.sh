@@ -8,7 +8,10 @@
 # prepare (on the CPU machine) copies the four Fashion-MNIST IDX .gz files to data/fashion-mnist
 # and pytest's pure-Python packages to .gpu_vendor (both git-ignored; carry them: `data`,
 # `.gpu_vendor`). On the GPU machine (torch, pandas, pyarrow; no Ray, maybe no pytest):
-#   tests  the tests that need no Ray, with CUDA selected, fp32 then bf16
+#   tests  the test files that train on the selected device (those using the `on_device`
+#          fixture), with CUDA selected, fp32 then bf16; the rest of the suite runs no tensor
+#          on the GPU, so it is checked on a CPU machine with the GPU image's Python and torch
+#          (docs/gpu.md), not here
 #   bench  benchmarks/bench_gpu.py (paper MLP and vit-paper ViT: eager/compiled, fp32/bf16)
 #   pack   benchmarks/bench_pack.py, N = 1 2 4 8 concurrent paper-MLP trials
 #   paper  the paper-scale pair: `paper` preset, 300 epochs, seed 0: baseline and Adaptive-ETF
@@ -21,7 +24,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PY=${PY:-python}
+PY=${PY:-python3}  # on the GPU image, python3 is the interpreter that holds torch
 OUT=${OUT:-$ROOT/runs/gpu-out}
 DEADLINE=${DEADLINE:-570}
 START=$SECONDS
@@ -52,7 +55,10 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte 
     exit 2
   fi
 done
-DEVICE=${DEVICE:-cuda}  # DEVICE=cpu: a dry run of the flow (phase paper only) on a CPU
+DEVICE=${DEVICE:-cuda}  # DEVICE=cpu: a dry run of every phase on a CPU (fp32 only, small sizes)
+# Extra flags per phase, for a dry run on a CPU or a shorter session:
+#   BENCH_ARGS (bench_gpu.py; DEVICE=cpu adds --quick), PACK_ARGS (bench_pack.py, after
+#   --ns 1 2 4 8 --epochs 4, so "--ns 1 2 --epochs 2" replaces them), PAPER_ARGS (nc_core.train)
 if [ "$DEVICE" = cuda ] && ! $PY -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
   echo "error: torch sees no CUDA device; this script measures a GPU" >&2
   exit 2
@@ -110,19 +116,29 @@ wall = df.groupby("trial_id")[["epoch_seconds", "eval_seconds"]].sum().sum(axis=
 print(f"paper pair, {int(df.epoch.max())} epochs (the paper, 300: 98.09% train / 89.38% test)")
 for tid, r in last.iterrows():
     print(f"{tid:20} train {r.train_acc:.2%} test {r.test_acc:.2%} trainable {r.trainable_params:,} "
-          f"fixed {r.layers_fixed} [{r.fixed_layers}] train+eval {wall[tid] / 60:.1f} min")
+          f"fixed {r.layers_fixed} [{', '.join(r.fixed_layers)}] train+eval {wall[tid] / 60:.1f} min")
 EOF
 }
 
 for phase in "${PHASES[@]}"; do
   case $phase in
     tests)
-      for prec in fp32 bf16; do
-        NC_TEST_DEVICE=cuda NC_TEST_PRECISION=$prec run_phase "tests-$prec" 60 \
-          $PY -m pytest -q -p no:cacheprovider tests && TESTS_OK=${TESTS_OK:-1} || TESTS_OK=0
+      mapfile -t files < <(grep -l "on_device" tests/test_*.py)
+      precisions=(fp32 bf16)
+      [ "$DEVICE" = cpu ] && precisions=(fp32)  # bf16 autocast is CUDA only
+      for prec in "${precisions[@]}"; do
+        NC_TEST_DEVICE=$DEVICE NC_TEST_PRECISION=$prec run_phase "tests-$prec" 60 \
+          $PY -m pytest -q -p no:cacheprovider "${files[@]}" && TESTS_OK=${TESTS_OK:-1} || TESTS_OK=0
       done ;;
-    bench) run_phase bench 120 $PY benchmarks/bench_gpu.py --device cuda ;;
-    pack) run_phase pack 120 $PY benchmarks/bench_pack.py --device cuda --ns 1 2 4 8 --epochs 4 ;;
+    bench)
+      quick=()
+      [ "$DEVICE" = cpu ] && quick=(--quick)
+      # shellcheck disable=SC2086
+      run_phase bench 120 $PY benchmarks/bench_gpu.py --device "$DEVICE" "${quick[@]}" ${BENCH_ARGS:-} ;;
+    pack)
+      # shellcheck disable=SC2086
+      run_phase pack 120 $PY benchmarks/bench_pack.py --device "$DEVICE" --ns 1 2 4 8 --epochs 4 \
+        ${PACK_ARGS:-} ;;
     paper) [ "$(left)" -gt 90 ] && paper || say "paper: skipped, $(left)s left; rerun: $0 paper" ;;
     *) echo "error: unknown phase $phase (expected tests bench pack paper, or prepare)" >&2; exit 2 ;;
   esac
